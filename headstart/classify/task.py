@@ -1,0 +1,101 @@
+"""Image classification as a task of the loop: phases over cached features or images."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomSampler
+
+from headstart.backbones.model import TransferModel
+from headstart.data.imagedata import ImageData
+from headstart.engine.loop import Phase
+from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+
+
+def default_workers(requested: int = -1) -> int:
+    """Decoding workers: none on a 2-core machine (the model needs both cores), else some."""
+    if requested >= 0:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 0 if (cpus or 1) <= 2 else min(6, (cpus or 1) // 2)
+
+
+@dataclass
+class Inputs:
+    """What the task trains on: the data, transforms, and a way to get cached features."""
+
+    data: ImageData
+    train_tf: object
+    eval_tf: object
+    batch_size: int
+    num_workers: int
+    balanced: bool = False
+    features: object = None  # callable(split) -> np.ndarray of cached features, or None
+
+
+class ImageClassificationTask:
+    def __init__(self, model: TransferModel, plan: Plan, groups: list[tuple[str, ...]],
+                 inputs: Inputs, weight_decay: float, loss: nn.Module, channels_last: bool):
+        self.model = model
+        self.plan = plan
+        self.groups = groups
+        self.inputs = inputs
+        self.weight_decay = weight_decay
+        self.criterion = loss
+        self.channels_last = channels_last
+
+    def uses_cache(self, epoch: int) -> bool:
+        return self.inputs.features is not None and self.plan.head_only(epoch)
+
+    def phase(self, epoch: int) -> Phase:
+        apply_plan(self.model, self.plan, self.groups, epoch)
+        groups = build_param_groups(self.model, self.plan, self.groups, epoch, self.weight_decay)
+        inp = self.inputs
+        labels = np.asarray(inp.data.labels("train"))
+        if self.uses_cache(epoch):
+            train_ds: Dataset = _tensor_ds(inp.features("train"), labels)
+            val_ds: Dataset = _tensor_ds(inp.features("val"), np.asarray(inp.data.labels("val")))
+            module: nn.Module = self.model.head
+            key: object = ("cached-head",)
+            workers, cl = 0, False
+        else:
+            train_ds = inp.data.dataset("train", inp.train_tf)
+            val_ds = inp.data.dataset("val", inp.eval_tf)
+            module = self.model
+            key = tuple(g["name"] for g in groups)
+            workers, cl = inp.num_workers, self.channels_last
+        train = DataLoader(train_ds, batch_size=inp.batch_size, num_workers=workers,
+                           drop_last=len(train_ds) > inp.batch_size,
+                           **_sampling(labels, inp.balanced))
+        val = DataLoader(val_ds, batch_size=max(64, inp.batch_size), num_workers=workers)
+        return Phase(key, module, train, val, groups, steps=len(train), channels_last=cl)
+
+    def set_train_mode(self, epoch: int) -> None:
+        set_train_mode(self.model, self.plan, self.groups, epoch)
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.criterion(logits, targets)
+
+
+def _tensor_ds(features: np.ndarray, labels: np.ndarray) -> TensorDataset:
+    return TensorDataset(torch.tensor(np.asarray(features)),
+                         torch.from_numpy(labels).long())
+
+
+def _sampling(labels: np.ndarray, balanced: bool) -> dict:
+    if not balanced:
+        return {"shuffle": True}
+    counts = np.bincount(labels)
+    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    return {"sampler": WeightedRandomSampler(weights, len(labels), replacement=True)}
+
+
+def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1: rare classes count more in the loss."""
+    counts = np.bincount(np.asarray(labels), minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.as_tensor(w, dtype=torch.float32)

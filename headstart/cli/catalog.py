@@ -1,0 +1,54 @@
+"""``headstart backbones`` and ``headstart datasets``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser("backbones", help="list backbones and whether they work offline")
+    b.set_defaults(func=run_backbones)
+
+    d = sub.add_parser("datasets", help="real data sets shipped in packages")
+    dsub = d.add_subparsers(dest="action", required=True)
+    dsub.add_parser("list", help="list the data sets").set_defaults(func=run_list)
+    e = dsub.add_parser("export", help="export a seeded, stratified subset as an ImageFolder")
+    e.add_argument("name", help="fashion-mnist | mnist5k | digits")
+    e.add_argument("out", help="output folder (gets train/ and val/)")
+    e.add_argument("--train-per-class", type=int, default=100)
+    e.add_argument("--val-per-class", type=int, default=100)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    e.set_defaults(func=run_export)
+
+
+def run_backbones(args: argparse.Namespace) -> int:
+    import timm
+
+    from headstart.backbones import list_backbones
+
+    print(f"{'backbone':<28} {'offline':<8} {'weights':<44} note")
+    for row in list_backbones():
+        print(f"{row.name:<28} {'yes' if row.offline else 'no':<8} {row.weights:<44} {row.note}")
+    print(f"\nAny of timm's {len(timm.list_models(pretrained=True))} pretrained names "
+          "(e.g. resnet50, convnext_tiny, vit_small_patch16_224) and torchvision:NAME work when "
+          "their weights are cached or downloadable; --weights FILE loads local weights "
+          "for any architecture.")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from headstart.data.export import DATASETS
+
+    for name, (_, classes, about) in DATASETS.items():
+        print(f"{name:<15} {len(classes)} classes  {about}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from headstart.data.export import export_dataset
+
+    out = export_dataset(args.name, args.out, args.train_per_class, args.val_per_class,
+                         args.seed, args.force)
+    print(f"wrote {out}/train and {out}/val")
+    return 0

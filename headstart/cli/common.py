@@ -1,0 +1,48 @@
+"""Shared CLI helpers: options built from config dataclasses, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+from headstart.config import load_config
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, helps: dict[str, str],
+                          skip: tuple[str, ...] = ()) -> None:
+    """One ``--option`` per documented field of ``cls``; unset options stay out of the namespace
+    so that ``--config`` values are only overridden by flags actually given."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip or f.name not in helps:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f"{helps[f.name]} (default: {default})"
+        kind = str(f.type)
+        if kind == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        elif "list" in kind:
+            parser.add_argument(flag, type=lambda s: [c for c in s.split(",") if c],
+                                default=argparse.SUPPRESS, help=help_text + "; comma-separated")
+        else:
+            typ = int if kind.startswith("int") else float if kind.startswith("float") else str
+            parser.add_argument(flag, type=typ, default=argparse.SUPPRESS, help=help_text,
+                                metavar=f.name.upper())
+
+
+def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
+    """Dataclass defaults < ``--config`` YAML < flags given on the command line."""
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        values.update(load_config(args.config, cls))
+    names = {f.name for f in dataclasses.fields(cls)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    values.update(fixed)
+    return cls(**values)
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2))

@@ -1,0 +1,46 @@
+"""The ``headstart`` command: parses arguments and calls the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from headstart.errors import HeadstartError
+
+COMMAND_MODULES = ("train", "catalog", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="headstart", description="Transfer learning done right, with the evidence.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"headstart.cli.{name}").register(sub)
+    return parser
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"headstart: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("HEADSTART_OFFLINE") else None
+    warnings.showwarning = _warning_line
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except HeadstartError as err:
+        print(f"headstart: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("headstart: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

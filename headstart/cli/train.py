@@ -1,0 +1,122 @@
+"""``headstart train``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.config import TrainConfig
+
+TRAIN_HELP = {
+    "backbone": "timm model name or torchvision:NAME",
+    "weights": "pretrained, random, or a local .safetensors/.pth file",
+    "strategy": "feature-extraction | linear-probe | partial[:N] | full | progressive[:N] | scratch",
+    "epochs": "training epochs",
+    "batch_size": "images per batch",
+    "lr": "LR of the backbone's top layer group (lower groups get less); default 5e-4, scratch 3e-3",
+    "head_lr": "LR of the new head; default 3e-3",
+    "lr_decay": "layer-wise LR decay: each group below the top gets lr x this",
+    "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the top",
+    "weight_decay": "AdamW weight decay (never on biases and norm parameters)",
+    "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
+    "schedule": "cosine | constant (after warmup)",
+    "train_bn": "let batch-norm layers of frozen groups train (statistics and affine)",
+    "augment": "none | light | standard (random resized crop; standard adds horizontal flip)",
+    "head_hidden": "hidden units of an MLP head (0: linear head)",
+    "dropout": "dropout before the head's last layer",
+    "label_smoothing": "label smoothing of the cross-entropy loss",
+    "class_weights": "weight the loss by inverse class frequency",
+    "balanced_sampling": "sample classes equally often",
+    "partial_groups": "partial: how many top layer groups train",
+    "head_epochs": "progressive: head-only epochs before the first unfreeze",
+    "unfreeze_every": "progressive: epochs between two unfreezes",
+    "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
+    "seed": "random seed",
+    "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
+    "val_fraction": "val share when the data folder has no val/ split",
+    "classes": "train on a subset of classes",
+    "skip_bad": "skip undecodable images (listed in the run directory) instead of failing",
+    "strict": "turn the pre-training checks' warnings into errors",
+    "num_workers": "data-loading workers (-1: decide from the machine)",
+    "cache_dir": "where features are cached (default ~/.cache/headstart)",
+    "out": "folder for run directories",
+    "name": "run name (default: DATA-STRATEGY)",
+    "device": "auto | cpu | cuda | cuda:N",
+    "progress": "show progress bars",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train an image classifier with a transfer strategy",
+                       description="Adapt a pretrained backbone to an ImageFolder data set.")
+    p.add_argument("data", nargs="?", help="folder with train/ and val/ (or class folders)")
+    p.add_argument("--config", help="YAML file of options; flags override it")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    add_dataclass_options(p, TrainConfig, TRAIN_HELP)
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
+    e.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
+    e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
+    e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
+    e.add_argument("--which", default="best", choices=("best", "last"))
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.set_defaults(func=run_evaluate)
+
+    r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
+    r.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
+    r.add_argument("images", nargs="+", help="image files or folders")
+    r.add_argument("--top-k", type=int, default=3)
+    r.add_argument("--which", default="best", choices=("best", "last"))
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(func=run_predict)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from headstart.classify.fit import fit
+
+    if args.resume:
+        fit(resume=args.resume, progress=getattr(args, "progress", True))
+        return 0
+    if not args.data and not args.config:
+        raise SystemExit("headstart train: error: give a DATA folder (or --config with data:)")
+    cfg = build_config(TrainConfig, args, **({"data": args.data} if args.data else {}))
+    fit(config=cfg)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from headstart.classify.checkpoint import Checkpoint
+
+    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ev = ckpt.evaluate(Path(args.data), args.split)
+    if args.json:
+        print_json({"accuracy": ev.accuracy, "macro_f1": ev.macro_f1, "n": ev.n,
+                    "per_class": ev.per_class, "confusion_matrix": ev.confusion.tolist(),
+                    "classes": list(ev.classes)})
+        return 0
+    print(f"{ev.n} images  accuracy {ev.accuracy:.4f}  macro-F1 {ev.macro_f1:.4f}")
+    print(f"{'class':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for row in ev.per_class:
+        print(f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} "
+              f"{row['f1']:>6.3f} {row['support']:>8}")
+    print("confusion matrix (rows true, columns predicted):")
+    width = max(5, max(len(str(v)) for v in ev.confusion.flat) + 1)
+    for c, row in zip(ev.classes, ev.confusion):
+        print(f"{c[:18]:<20}" + "".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from headstart.classify.checkpoint import Checkpoint
+
+    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    preds = ckpt.predict(args.images, args.top_k)
+    if args.json:
+        print_json([p.to_dict() for p in preds])
+        return 0
+    for p in preds:
+        print(f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+    return 0

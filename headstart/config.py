@@ -1,0 +1,101 @@
+"""Run configuration: dataclasses are the single source of truth; CLI and YAML build them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from headstart.errors import HeadstartError
+from headstart.strategies.plan import PlanOptions
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Saved as ``config.yaml`` in the run directory."""
+
+    data: str = ""
+    backbone: str = "tf_efficientnet_lite0"
+    weights: str = "pretrained"  # pretrained | random | path to a .safetensors/.pth file
+    strategy: str = "progressive"
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float | None = None  # backbone top-group LR (default depends on the strategy)
+    head_lr: float | None = None
+    lr_decay: float = 0.7
+    lr_min: float | None = None
+    weight_decay: float = 0.01
+    warmup_epochs: float = 0.0
+    schedule: str = "cosine"
+    train_bn: bool = False
+    augment: str = "standard"
+    head_hidden: int = 0
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    class_weights: bool = False
+    balanced_sampling: bool = False
+    partial_groups: int = 3
+    head_epochs: int = 1
+    unfreeze_every: int = 1
+    patience: int = 0  # early stopping on val accuracy; 0 = off
+    seed: int = 0
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32
+    val_fraction: float = 0.2
+    classes: list[str] | None = None
+    skip_bad: bool = False
+    strict: bool = False
+    num_workers: int = -1  # -1: decide from the machine
+    cache_dir: str | None = None
+    out: str = "runs"
+    name: str | None = None
+    device: str = "auto"
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def plan_options(self) -> PlanOptions:
+        lr, head_lr = self.resolved_lrs()
+        return PlanOptions(
+            lr=lr,
+            head_lr=head_lr,
+            lr_decay=self.lr_decay,
+            lr_min=self.lr_min,
+            partial_groups=self.partial_groups,
+            head_epochs=self.head_epochs,
+            unfreeze_every=self.unfreeze_every,
+            train_bn=self.train_bn,
+        )
+
+    def resolved_lrs(self) -> tuple[float, float]:
+        """Defaults that work: the head learns fast; pretrained layers move gently."""
+        name = self.strategy.split(":")[0]
+        head_lr = self.head_lr if self.head_lr is not None else 3e-3
+        default_lr = 3e-3 if name == "scratch" else 5e-4
+        return (self.lr if self.lr is not None else default_lr), head_lr
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path, cls: type = TrainConfig) -> dict[str, Any]:
+    """Read a YAML config file into a dict of known fields (unknown keys are an error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HeadstartError(f"--config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise HeadstartError(f"--config {path} is not valid YAML: {err}".splitlines()[0]) from None
+    if not isinstance(raw, dict):
+        raise HeadstartError(f"--config {path} must hold a mapping of option: value")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise HeadstartError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
+    return {k.replace("-", "_"): v for k, v in raw.items()}
+
+
+def dump_config(cfg: Any) -> str:
+    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)

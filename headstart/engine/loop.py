@@ -1,0 +1,237 @@
+"""The one training loop. Tasks plug in phases (module, data, optimizer groups) and a loss.
+
+A *phase* is what trains during an epoch: for image classification either the head alone on
+cached features, or the whole model on images. When the phase changes (progressive
+unfreezing) the optimizer is rebuilt and AdamW's state carried over by parameter name, the
+same way a resumed run restores it, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from headstart.engine.metrics import classification_metrics
+from headstart.engine.precision import autocast
+from headstart.errors import NonFiniteLossError
+from headstart.strategies.schedule import lr_factor
+
+
+@dataclass
+class Phase:
+    key: Any  # epochs whose phases have equal keys share one optimizer
+    module: nn.Module
+    train: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    val: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    param_groups: list[dict[str, Any]]
+    steps: int  # batches per training epoch
+    channels_last: bool = False
+
+
+class Task(Protocol):
+    model: nn.Module
+
+    def phase(self, epoch: int) -> Phase: ...
+
+    def set_train_mode(self, epoch: int) -> None: ...
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class LoopConfig:
+    epochs: int
+    seed: int = 0
+    warmup_epochs: float = 0.0
+    schedule: str = "cosine"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    dtype: torch.dtype | None = None
+    patience: int = 0
+    progress: bool = True
+
+
+@dataclass
+class EpochResult:
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    val_f1: float
+    seconds: float
+    train_images_per_s: float
+    lrs: dict[str, float]
+    val_pred: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
+    val_true: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
+    val_prob: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+
+    def row(self) -> dict[str, Any]:
+        keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "seconds",
+                "train_images_per_s")
+        row = {k: getattr(self, k) for k in keys}
+        row.update({f"lr/{k}": v for k, v in self.lrs.items()})
+        return row
+
+
+class Callback(Protocol):
+    def __call__(self, result: EpochResult, loop: Loop) -> None: ...
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Loop:
+    """Runs ``task`` for ``cfg.epochs`` epochs, calling each callback after every epoch."""
+
+    def __init__(self, task: Task, cfg: LoopConfig, callbacks: Sequence[Callback] = ()):
+        self.task = task
+        self.cfg = cfg
+        self.callbacks = list(callbacks)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._key: Any = object()
+        self.history: list[EpochResult] = []
+        self.stop = False
+        self.scaler = torch.amp.GradScaler(enabled=cfg.dtype == torch.float16)
+
+    def run(self, start_epoch: int = 0, optimizer_state: dict | None = None) -> list[EpochResult]:
+        carry = optimizer_state or {}
+        for epoch in range(start_epoch, self.cfg.epochs):
+            phase = self.task.phase(epoch)
+            if phase.key != self._key:
+                carry = self.optimizer_state() if self.optimizer is not None else carry
+                self.optimizer = torch.optim.AdamW(phase.param_groups)
+                self._key = phase.key
+                load_state_by_name(self.optimizer, carry)
+            # Seed after the phase is built (which may extract features): same batches whether
+            # features came from the cache or not, and whether the run was resumed or not.
+            seed_everything(self.cfg.seed * 100_003 + epoch)
+            self.task.set_train_mode(epoch)
+            result = self._epoch(epoch, phase)
+            self.history.append(result)
+            for cb in self.callbacks:
+                cb(result, self)
+            if self.stop or self._patience_exhausted():
+                break
+        return self.history
+
+    def _epoch(self, epoch: int, phase: Phase) -> EpochResult:
+        cfg, opt = self.cfg, self.optimizer
+        assert opt is not None
+        total = cfg.epochs * phase.steps
+        warmup = int(cfg.warmup_epochs * phase.steps)
+        start = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(phase.train, total=phase.steps, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   leave=False, disable=None if cfg.progress else True, unit="batch")
+        for i, (x, y) in enumerate(bar):
+            factor = lr_factor(epoch * phase.steps + i, total, warmup, cfg.schedule)
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * factor
+            x, y = self._to_device(x, phase), y.to(cfg.device, non_blocking=True)
+            with autocast(cfg.device, cfg.dtype):
+                logits = phase.module(x)
+            loss = self.task.loss(logits.float(), y)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}; "
+                    "lower --lr/--head-lr or use --precision fp32. The last good checkpoint is kept"
+                )
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+            self.scaler.update()
+            n = y.numel()
+            loss_sum += loss.item() * n
+            correct += int((logits.argmax(1) == y).sum())
+            seen += n
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                            img_s=f"{seen / (time.perf_counter() - start):.0f}")
+        train_time = time.perf_counter() - start
+        lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+        val = self.evaluate(phase.module, phase.val, phase.channels_last)
+        return EpochResult(
+            epoch=epoch + 1,
+            train_loss=loss_sum / max(1, seen),
+            train_acc=correct / max(1, seen),
+            val_loss=val["loss"],
+            val_acc=val["accuracy"],
+            val_f1=val["macro_f1"],
+            seconds=time.perf_counter() - start,
+            train_images_per_s=seen / max(train_time, 1e-9),
+            lrs=lrs,
+            val_pred=val["pred"],
+            val_true=val["true"],
+            val_prob=val["prob"],
+        )
+
+    def _to_device(self, x: torch.Tensor, phase: Phase) -> torch.Tensor:
+        x = x.to(self.cfg.device, non_blocking=True)
+        if phase.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.no_grad()
+    def evaluate(self, module: nn.Module, batches: Iterable, channels_last: bool = False) -> dict:
+        was_training = module.training
+        module.eval()
+        losses, probs, trues = [], [], []
+        for x, y in batches:
+            x = x.to(self.cfg.device)
+            if channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(self.cfg.device, self.cfg.dtype):
+                logits = module(x).float()
+            y = y.to(self.cfg.device)
+            losses.append(self.task.loss(logits, y).item() * y.numel())
+            probs.append(logits.softmax(1).cpu())
+            trues.append(y.cpu())
+        module.train(was_training)
+        prob = torch.cat(probs).numpy()
+        true = torch.cat(trues).numpy()
+        metrics = classification_metrics(true, prob.argmax(1), prob.shape[1])
+        metrics["loss"] = float(sum(losses) / max(1, len(true)))
+        return {**metrics, "pred": prob.argmax(1), "true": true, "prob": prob}
+
+    def optimizer_state(self) -> dict[str, dict[str, torch.Tensor]]:
+        """AdamW state keyed by parameter name (so it survives rebuilds and resumes)."""
+        out: dict[str, dict[str, torch.Tensor]] = {}
+        if self.optimizer is None:
+            return out
+        for group in self.optimizer.param_groups:
+            for name, p in zip(group["param_names"], group["params"]):
+                state = self.optimizer.state.get(p)
+                if state:
+                    out[name] = {k: torch.as_tensor(v).clone() for k, v in state.items()}
+        return out
+
+    def _patience_exhausted(self) -> bool:
+        p = self.cfg.patience
+        if p <= 0 or len(self.history) <= p:
+            return False
+        best = max(r.val_acc for r in self.history[:-p])
+        return all(r.val_acc <= best for r in self.history[-p:])
+
+
+def load_state_by_name(opt: torch.optim.Optimizer, state: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Give each parameter of ``opt`` the saved state of the parameter with the same name."""
+    for group in opt.param_groups:
+        for name, p in zip(group["param_names"], group["params"]):
+            if name in state:
+                saved = state[name]
+                opt.state[p] = {
+                    k: (v.reshape(()) if k == "step" else v.to(p.device).reshape(p.shape))
+                    for k, v in saved.items()
+                }
+
+

@@ -1,0 +1,72 @@
+"""Device and numeric precision: bf16 autocast on CPUs that have it, AMP on CUDA, fp32 reference."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
+
+import torch
+
+from headstart.errors import HeadstartError
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise HeadstartError(f"--device '{spec}' is not a device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HeadstartError("--device cuda: no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with native bf16 math (AVX512-BF16 or AMX), where autocast pays."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(spec: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``spec`` on ``device``; None means plain fp32."""
+    if spec not in PRECISIONS:
+        raise HeadstartError(f"--precision '{spec}': choose one of {', '.join(PRECISIONS)}")
+    if spec == "fp32" or os.environ.get("HEADSTART_PRECISION") == "fp32":
+        return None
+    if spec == "bf16":
+        return torch.bfloat16
+    if spec == "fp16":
+        if device.type != "cuda":
+            raise HeadstartError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_fast_bf16() else None
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def channels_last(device: torch.device, dtype: torch.dtype | None) -> bool:
+    """Channels-last pays with mixed precision (oneDNN / tensor cores) and on CUDA."""
+    return dtype is not None or device.type == "cuda"
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32") if dtype else "fp32"

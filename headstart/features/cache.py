@@ -1,0 +1,104 @@
+"""``FeatureCache``: frozen-backbone features on disk, computed once per (weights, transform, files).
+
+The key hashes the backbone's weights, the transform, the precision and every file's path,
+size and modification time, so changing any of them computes anew. Features are streamed
+into a memory-mapped ``.npy`` written atomically; reading maps it instead of loading it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from headstart.data.sources import Sample
+from headstart.features.extract import iter_features
+from headstart.io import atomic_path, write_json_atomic
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("HEADSTART_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
+    ) / "headstart"
+    return Path(root)
+
+
+class FeatureCache:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else default_cache_dir() / "features"
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(weights_id: str, transform: object, samples: Sequence[Sample], dtype: object) -> str:
+        h = hashlib.sha256()
+        h.update(f"{weights_id}|{transform!r}|{dtype}".encode())
+        for s in samples:
+            st = s.path.stat()
+            h.update(f"{s.path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:32]
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        p = self.path(key)
+        if not p.is_file():
+            return None
+        try:
+            return np.load(p, mmap_mode="r")
+        except (ValueError, OSError):  # a damaged entry is recomputed, never trusted
+            return None
+
+    def features(
+        self,
+        body: nn.Module,
+        weights_id: str,
+        samples: Sequence[Sample],
+        dataset: Dataset,
+        transform: object,
+        device: torch.device,
+        dtype: torch.dtype | None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        progress: bool = True,
+        desc: str = "features",
+    ) -> np.ndarray:
+        """Features of ``samples`` (rows in order), from the cache or computed and stored."""
+        key = self.key(weights_id, transform, samples, dtype)
+        cached = self.get(key)
+        if cached is not None and len(cached) == len(samples):
+            self.hits += 1
+            return cached
+        self.misses += 1
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.path(key)
+        out: np.ndarray | None = None
+        with atomic_path(target) as tmp:
+            for offset, f in iter_features(body, dataset, device, dtype, batch_size=batch_size,
+                                           num_workers=num_workers, progress=progress, desc=desc):
+                if out is None:
+                    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                                    shape=(len(samples), f.shape[1]))
+                out[offset:offset + len(f)] = f
+            if out is None:
+                raise ValueError("no samples to extract features from")
+            out.flush()
+            del out
+        write_json_atomic(target.with_suffix(".json"), {
+            "weights": weights_id, "transform": repr(transform), "dtype": str(dtype),
+            "n": len(samples), "first": str(samples[0].path) if samples else None,
+        })
+        return np.load(target, mmap_mode="r")
+
+    def info(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses}
+
+
+

@@ -1,0 +1,50 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success it replaces ``target`` atomically.
+
+    On any exception the temporary file is removed and ``target`` is left untouched.
+
+    >>> with atomic_path("out.txt") as tmp:
+    ...     tmp.write_text("hello")
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_atomic(target: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        write(tmp)
+    return Path(target)
+
+
+def write_text_atomic(target: str | Path, text: str) -> Path:
+    return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(target: str | Path, obj: Any) -> Path:
+    return write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
