@@ -31,6 +31,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     schedule: str = "cosine"
     train_bn: bool = False
+    bn_stats: str = "frozen"
     augment: str = "standard"
     head_hidden: int = 0
     dropout: float = 0.0
@@ -66,6 +67,7 @@ class TrainConfig:
             head_epochs=self.head_epochs,
             unfreeze_every=self.unfreeze_every,
             train_bn=self.train_bn,
+            bn_stats=self.bn_stats,
         )
 
     def resolved_lrs(self) -> tuple[float, float]:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class RunWriter:
     """Loop callback: after every epoch print a line, rewrite metrics.csv, save checkpoints."""
 
+    unit = "img"  # what the throughput counts (a subclass for text says "text")
+
     def __init__(self, run_dir: Path, trainer: _Trainer, resume_state: dict | None):
         self.run_dir = run_dir
         self.trainer = trainer
@@ -50,7 +52,7 @@ class RunWriter:
         print(f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
               f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
               f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-              f"{result.train_images_per_s:.0f} img/s", flush=True)
+              f"{result.train_images_per_s:.0f} {self.unit}/s", flush=True)
         self.history_rows.append(result.row())
         improved = not self.best or result.val_acc > self.best["val_acc"]
         if improved:

@@ -12,11 +12,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
     dsub.add_parser("list", help="list the data sets").set_defaults(func=run_list)
-    e = dsub.add_parser("export", help="export a seeded, stratified subset as an ImageFolder")
-    e.add_argument("name", help="fashion-mnist | mnist5k | digits")
-    e.add_argument("out", help="output folder (gets train/ and val/)")
+    e = dsub.add_parser("export", help="export a seeded, stratified subset as an ImageFolder "
+                        "(image sets) or one CSV (text sets)")
+    e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
+    e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
     e.add_argument("--train-per-class", type=int, default=100)
     e.add_argument("--val-per-class", type=int, default=100)
+    e.add_argument("--train", type=int, default=2000, help="text sets: train texts in all")
+    e.add_argument("--val", type=int, default=1000, help="text sets: val texts in all")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
     e.set_defaults(func=run_export)
@@ -40,14 +43,23 @@ def run_backbones(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from headstart.data.export import DATASETS
 
+    from headstart.text.datasets import TEXT_DATASETS
+
     for name, (_, classes, about) in DATASETS.items():
         print(f"{name:<15} {len(classes)} classes  {about}")
+    for name, (_, about) in TEXT_DATASETS.items():
+        print(f"{name:<15} 2 classes  {about}")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from headstart.data.export import export_dataset
+    from headstart.text.datasets import TEXT_DATASETS, export_text_dataset
 
+    if args.name in TEXT_DATASETS:
+        csv = export_text_dataset(args.name, args.out, args.train, args.val, args.seed, args.force)
+        print(f"wrote {csv} ({args.train} train + {args.val} val rows; columns review,label,split)")
+        return 0
     out = export_dataset(args.name, args.out, args.train_per_class, args.val_per_class,
                          args.seed, args.force)
     print(f"wrote {out}/train and {out}/val")

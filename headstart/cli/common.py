@@ -39,7 +39,7 @@ def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
     if getattr(args, "config", None):
         values.update(load_config(args.config, cls))
     names = {f.name for f in dataclasses.fields(cls)}
-    values.update({k: v for k, v in vars(args).items() if k in names})
+    values.update({k: v for k, v in vars(args).items() if k in names and v is not None})
     values.update(fixed)
     return cls(**values)
 

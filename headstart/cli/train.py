@@ -22,6 +22,7 @@ TRAIN_HELP = {
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "cosine | constant (after warmup)",
     "train_bn": "let batch-norm layers of frozen groups train (statistics and affine)",
+    "bn_stats": "frozen (BN statistics of pretrained layers stay as pretrained) | adapt",
     "augment": "none | light | standard (random resized crop; standard adds horizontal flip)",
     "head_hidden": "hidden units of an MLP head (0: linear head)",
     "dropout": "dropout before the head's last layer",

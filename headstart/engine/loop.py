@@ -34,6 +34,9 @@ class Phase:
     param_groups: list[dict[str, Any]]
     steps: int  # batches per training epoch
     channels_last: bool = False
+    # A custom training step ``step(x, y) -> (loss, logits, y)`` for tasks whose loss is more
+    # than ``task.loss(module(x), y)`` (e.g. domain adaptation); None uses that default.
+    step: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
 
 class Task(Protocol):
@@ -138,10 +141,14 @@ class Loop:
             factor = lr_factor(epoch * phase.steps + i, total, warmup, cfg.schedule)
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
-            x, y = self._to_device(x, phase), y.to(cfg.device, non_blocking=True)
-            with autocast(cfg.device, cfg.dtype):
-                logits = phase.module(x)
-            loss = self.task.loss(logits.float(), y)
+            x, y = self._to_device(x, phase), to_device(y, cfg.device)
+            if phase.step is not None:
+                with autocast(cfg.device, cfg.dtype):
+                    loss, logits, y = phase.step(x, y)
+            else:
+                with autocast(cfg.device, cfg.dtype):
+                    logits = phase.module(x)
+                loss = self.task.loss(logits.float(), y)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
                     f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}; "
@@ -175,9 +182,9 @@ class Loop:
             val_prob=val["prob"],
         )
 
-    def _to_device(self, x: torch.Tensor, phase: Phase) -> torch.Tensor:
-        x = x.to(self.cfg.device, non_blocking=True)
-        if phase.channels_last and x.ndim == 4:
+    def _to_device(self, x: Any, phase: Phase) -> Any:
+        x = to_device(x, self.cfg.device)
+        if phase.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -187,8 +194,8 @@ class Loop:
         module.eval()
         losses, probs, trues = [], [], []
         for x, y in batches:
-            x = x.to(self.cfg.device)
-            if channels_last and x.ndim == 4:
+            x = to_device(x, self.cfg.device)
+            if channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.cfg.device, self.cfg.dtype):
                 logits = module(x).float()
@@ -221,6 +228,17 @@ class Loop:
             return False
         best = max(r.val_acc for r in self.history[:-p])
         return all(r.val_acc <= best for r in self.history[-p:])
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move a tensor, or a dict / list / tuple of tensors (e.g. tokenized text), to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict) or hasattr(batch, "items"):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
 
 
 def load_state_by_name(opt: torch.optim.Optimizer, state: dict[str, dict[str, torch.Tensor]]) -> None:

@@ -43,10 +43,11 @@ def apply_plan(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], 
 
 
 def set_train_mode(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], epoch: int) -> None:
-    """``model.train()``, then batch-norm layers of frozen groups back to eval mode.
+    """``model.train()``, then batch-norm layers back to eval mode where the plan says so.
 
     Frozen BN layers must keep their running statistics (what ``model.train()`` alone would
-    silently update), unless the plan says ``train_bn``.
+    silently update), unless the plan says ``train_bn``. With ``bn_stats == "frozen"`` the
+    BN layers of training groups keep them too (their affine parameters still train).
     """
     model.train()
     if plan.train_bn:
@@ -54,6 +55,9 @@ def set_train_mode(model: TransferModel, plan: Plan, groups: list[tuple[str, ...
     owner = group_of_param(model, plan, groups)
     for mname, module in model.named_modules():
         if not isinstance(module, nn.modules.batchnorm._BatchNorm):
+            continue
+        if plan.bn_stats == "frozen" and not mname.startswith("head"):
+            module.eval()
             continue
         pnames = [f"{mname}.{p}" for p, _ in module.named_parameters(recurse=False)]
         gis = {owner.get(n) for n in pnames}

@@ -34,6 +34,7 @@ class Plan:
     groups: tuple[GroupPlan, ...]
     pretrained: bool = True
     train_bn: bool = False
+    bn_stats: str = "frozen"  # "frozen": BN statistics of pretrained layers never update
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def trainable(self, epoch: int) -> list[GroupPlan]:
@@ -75,6 +76,10 @@ class PlanOptions:
     unfreeze_every: int = 1  # progressive: epochs between two unfreezes
     unfreeze_per_step: int = 1  # progressive: groups unfrozen at each milestone (0: all by the end)
     train_bn: bool = False
+    # "frozen": batch-norm running statistics of pretrained layers stay as pretrained even
+    # where the weights train (Keras' fine-tuning advice; stable with small batches and data).
+    # "adapt": BN layers of training groups update their statistics (train mode).
+    bn_stats: str = "frozen"
 
 
 def parse_strategy(spec: str) -> tuple[str, int | None]:
@@ -127,8 +132,14 @@ def make_plan(
     groups.append(GroupPlan("head", head_size, opts.head_lr, 0))
     if opts.train_bn and name != "full":
         notes.append("batch-norm layers of frozen groups train (--train-bn)")
+    # Random init has no statistics worth keeping: scratch always adapts them.
+    bn_stats = "adapt" if name == "scratch" else opts.bn_stats
+    if bn_stats not in ("frozen", "adapt"):
+        raise HeadstartError(f"--bn-stats '{opts.bn_stats}': choose frozen or adapt")
+    if bn_stats == "frozen" and name not in ("feature-extraction",):
+        notes.append("batch-norm statistics stay as pretrained (--bn-stats frozen)")
     return Plan(name, tuple(groups), pretrained=name != "scratch", train_bn=opts.train_bn,
-                notes=tuple(notes))
+                bn_stats=bn_stats, notes=tuple(notes))
 
 
 def _group_lrs(n: int, opts: PlanOptions) -> list[float]:

@@ -1,4 +1,4 @@
-"""Learning-rate schedule: linear warmup, then cosine (or constant) decay.
+"""Learning-rate schedule: linear warmup, then cosine or linear decay (or constant).
 
 The factor multiplies each optimizer group's absolute ``base_lr``; the loop sets
 ``group["lr"]`` explicitly every step, so what is logged is what is used.
@@ -17,4 +17,6 @@ def lr_factor(step: int, total: int, warmup: int = 0, schedule: str = "cosine",
     if schedule == "constant" or total <= warmup:
         return 1.0
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if schedule == "linear":
+        return final + (1 - final) * (1 - progress)
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))

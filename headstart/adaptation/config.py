@@ -1,0 +1,68 @@
+"""``AdaptConfig``: everything that decides a domain-adaptation run, saved with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from headstart.errors import HeadstartError
+
+MAPS = ("tsne", "pca")
+
+
+@dataclass
+class AdaptConfig:
+    """A source-only model and a DANN model, trained with the same budget for every seed."""
+
+    source: str = ""
+    target: str = ""
+    target_val: str | None = None
+    backbone: str = "tf_efficientnet_lite0"
+    weights: str = "pretrained"
+    train_groups: int = 1  # top layer groups of the backbone that train; the rest is frozen
+    epochs: int = 10
+    batch_size: int = 32  # per domain: a DANN step sees this many source and target images
+    lr: float = 1e-3  # top backbone group; lower groups get lr * lr_decay**k
+    head_lr: float = 3e-3  # bottleneck, classifier and discriminator
+    lr_decay: float = 0.7
+    weight_decay: float = 0.01
+    warmup_epochs: float = 0.0
+    schedule: str = "cosine"
+    bottleneck: int = 256
+    dropout: float = 0.5
+    disc_hidden: int = 1024
+    disc_layers: int = 2
+    domain_weight: float = 1.0
+    gamma: float = 10.0  # coefficient schedule 2 / (1 + exp(-gamma p)) - 1
+    coeff_max: float = 1.0
+    seeds: list[int] = field(default_factory=lambda: [0])
+    val_fraction: float = 0.2
+    monitor_target: bool = True
+    map_method: str = "tsne"
+    map_points: int = 400
+    precision: str = "auto"
+    num_workers: int = -1
+    cache_dir: str | None = None
+    out: str = "runs"
+    name: str | None = None
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            self.seeds = [int(s) for s in self.seeds]
+        except (TypeError, ValueError):
+            raise HeadstartError(f"--seeds {self.seeds}: give integers, e.g. 0,1,2") from None
+        if not self.seeds:
+            raise HeadstartError("--seeds is empty; give at least one seed, e.g. 0")
+        if self.map_method not in MAPS:
+            raise HeadstartError(f"--map-method '{self.map_method}': choose {' or '.join(MAPS)}")
+        for name in ("epochs", "batch_size", "bottleneck", "disc_hidden"):
+            if getattr(self, name) < 1:
+                raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.train_groups < 0:
+            raise HeadstartError("--train-groups must be 0 (backbone frozen) or more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,28 @@
+"""Text transfer: a pretrained encoder adapted to labelled texts, frozen, fully fine-tuned,
+or through PEFT adapters (LoRA, IA3, prompt tuning, prefix tuning).
+
+>>> from headstart.text import TextCheckpoint, compare_text, fit_text
+>>> result = fit_text("data/rt.csv", text_col="review", strategy="lora")
+>>> TextCheckpoint.load(result.run_dir).predict(["a triumph"])[0].top
+"""
+
+from headstart.text.checkpoint import TextCheckpoint, TextPrediction
+from headstart.text.compare import CompareResult, compare_text
+from headstart.text.config import STRATEGIES, TextConfig
+from headstart.text.data import TextData
+from headstart.text.datasets import TEXT_DATASETS, export_text_dataset
+from headstart.text.fit import TextFitResult, fit_text
+
+__all__ = [
+    "STRATEGIES",
+    "TEXT_DATASETS",
+    "CompareResult",
+    "TextCheckpoint",
+    "TextConfig",
+    "TextData",
+    "TextFitResult",
+    "TextPrediction",
+    "compare_text",
+    "export_text_dataset",
+    "fit_text",
+]

@@ -1,0 +1,219 @@
+"""Text classification as a task of the one training loop.
+
+Texts are tokenized once with the model's own tokenizer (truncated to ``max_length``) and
+padded per batch (dynamic padding). The ``frozen`` strategy trains the head on mean-pooled
+embeddings computed once and cached on disk; every other strategy runs the encoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from tqdm.auto import tqdm
+
+from headstart.engine.loop import Phase
+from headstart.engine.precision import autocast
+from headstart.features.cache import FeatureCache, default_cache_dir
+from headstart.io import atomic_path, write_json_atomic
+from headstart.text.model import TextClassifier
+
+Features = list[dict[str, list[int]]]
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int, where: str = "texts",
+             warn: bool = True) -> Features:
+    """Token ids per text, truncated to ``max_length``; warns with the count truncated."""
+    longer = tokenizer(list(texts), truncation=True, max_length=max_length + 1)["input_ids"]
+    n_cut = sum(len(ids) > max_length for ids in longer)
+    if n_cut and warn:
+        warnings.warn(f"{n_cut} of {len(texts)} {where} are longer than --max-length "
+                      f"{max_length} tokens and were truncated", stacklevel=2)
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    # Single-segment inputs: token types are all 0, which every model assumes when absent
+    # (and PEFT's prompt methods refuse them).
+    keys = [k for k in ("input_ids", "attention_mask") if k in enc]
+    return [{k: enc[k][i] for k in keys} for i in range(len(texts))]
+
+
+class TokenDataset(Dataset):
+    """(token ids, label) pairs; ``collate`` pads each batch to its longest text."""
+
+    def __init__(self, features: Features, labels: Sequence[int]):
+        self.features = features
+        self.labels = list(labels)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> tuple[dict[str, list[int]], int]:
+        return self.features[i], self.labels[i]
+
+
+class Collate:
+    """Dynamic padding with the tokenizer's own pad token and side."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+
+    def __call__(self, batch: list[tuple[dict, int]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        padded = self.tokenizer.pad([f for f, _ in batch], return_tensors="pt")
+        return dict(padded), torch.tensor([y for _, y in batch], dtype=torch.long)
+
+
+def length_order(features: Features) -> list[int]:
+    """Indices from shortest to longest: batches of similar length pad little."""
+    return sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+
+
+def eval_loader(features: Features, labels: Sequence[int], tokenizer: Any,
+                batch_size: int) -> DataLoader:
+    return DataLoader(TokenDataset(features, labels), batch_size=batch_size,
+                      sampler=length_order(features), collate_fn=Collate(tokenizer))
+
+
+@torch.no_grad()
+def embed_texts(model: TextClassifier, features: Features, tokenizer: Any, device: torch.device,
+                dtype: torch.dtype | None, batch_size: int = 64, progress: bool = False,
+                desc: str = "embeddings") -> np.ndarray:
+    """Mean-pooled embeddings ``(n, dim)`` in the order of ``features`` (eval mode)."""
+    was_training = model.training
+    model.eval()
+    order = length_order(features)
+    out: np.ndarray | None = None
+    done = 0
+    loader = eval_loader(features, [0] * len(features), tokenizer, batch_size)
+    try:
+        for batch, _ in tqdm(loader, desc=desc, leave=False, disable=None if progress else True):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast(device, dtype):
+                emb = model.embed(batch).float().cpu().numpy()
+            if out is None:
+                out = np.zeros((len(features), emb.shape[1]), np.float32)
+            out[order[done:done + len(emb)]] = emb
+            done += len(emb)
+    finally:
+        model.train(was_training)
+    return out if out is not None else np.zeros((0, 0), np.float32)
+
+
+class EmbeddingCache:
+    """Frozen-encoder embeddings on disk, keyed by the weights, precision and token ids.
+
+    The token ids stand for the texts, the tokenizer and ``max_length`` at once: changing
+    any of them computes anew. Stored through ``FeatureCache`` (atomic ``.npy`` files).
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        self.store = FeatureCache(Path(root) if root else default_cache_dir() / "text-features")
+
+    @staticmethod
+    def key(weights_id: str, features: Features, dtype: torch.dtype | None) -> str:
+        h = hashlib.sha256(f"{weights_id}|{dtype}|mean-pool".encode())
+        for f in features:
+            h.update(np.asarray(f["input_ids"], np.int64).tobytes() + b"|")
+        return h.hexdigest()[:32]
+
+    def embeddings(self, model: TextClassifier, weights_id: str, features: Features,
+                   tokenizer: Any, device: torch.device, dtype: torch.dtype | None,
+                   progress: bool = False, desc: str = "embeddings") -> np.ndarray:
+        key = self.key(weights_id, features, dtype)
+        cached = self.store.get(key)
+        if cached is not None and len(cached) == len(features):
+            self.store.hits += 1
+            return np.array(cached, dtype=np.float32)
+        self.store.misses += 1
+        emb = embed_texts(model, features, tokenizer, device, dtype, progress=progress, desc=desc)
+        target = self.store.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, emb)
+        write_json_atomic(target.with_suffix(".json"),
+                          {"weights": weights_id, "dtype": str(dtype), "n": len(features)})
+        return emb
+
+    def info(self) -> dict[str, int]:
+        return self.store.info()
+
+
+@dataclass
+class TextInputs:
+    """What the task trains on: token ids and labels per split, or cached embeddings."""
+
+    train: Features
+    val: Features
+    train_labels: list[int]
+    val_labels: list[int]
+    tokenizer: Any
+    batch_size: int
+    embeddings: Any = None  # callable(split) -> np.ndarray for ``frozen``, else None
+
+
+class TextClassificationTask:
+    """Phases for the loop: the head on cached embeddings (frozen) or the whole classifier."""
+
+    def __init__(self, model: TextClassifier, inputs: TextInputs,
+                 param_groups: list[dict[str, Any]], loss: nn.Module):
+        self.model = model
+        self.inputs = inputs
+        self.param_groups = param_groups
+        self.criterion = loss
+
+    @property
+    def frozen(self) -> bool:
+        return self.inputs.embeddings is not None
+
+    def phase(self, epoch: int) -> Phase:
+        inp = self.inputs
+        module: nn.Module
+        if self.frozen:
+            train_ds: Dataset = TensorDataset(torch.from_numpy(inp.embeddings("train")),
+                                              torch.tensor(inp.train_labels))
+            val_ds = TensorDataset(torch.from_numpy(inp.embeddings("val")),
+                                   torch.tensor(inp.val_labels))
+            train = DataLoader(train_ds, batch_size=inp.batch_size, shuffle=True)
+            val = DataLoader(val_ds, batch_size=256)
+            module = self.model.head
+        else:
+            train = DataLoader(TokenDataset(inp.train, inp.train_labels),
+                               batch_size=inp.batch_size, shuffle=True,
+                               collate_fn=Collate(inp.tokenizer))
+            val = eval_loader(inp.val, inp.val_labels, inp.tokenizer, max(64, inp.batch_size))
+            module = self.model
+        return Phase("text", module, train, val, self.param_groups, steps=len(train))
+
+    def set_train_mode(self, epoch: int) -> None:
+        self.model.train()
+        if self.frozen:  # the encoder is not run while training; keep it in eval mode
+            self.model.encoder.eval()
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.criterion(logits, targets)
+
+
+def param_groups(model: TextClassifier, lr: float, head_lr: float, weight_decay: float,
+                 encoder_name: str) -> list[dict[str, Any]]:
+    """AdamW groups of trainable parameters only: encoder/adapter at ``lr``, head at
+    ``head_lr``; no weight decay on biases, norm parameters and other vectors."""
+    buckets: dict[tuple[str, bool], list[tuple[str, nn.Parameter]]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        part = "head" if name.startswith("head.") else encoder_name
+        buckets.setdefault((part, p.ndim <= 1), []).append((name, p))
+    groups = []
+    for (part, no_decay), items in sorted(buckets.items(), key=lambda kv: (kv[0][0] == "head", kv[0][1])):
+        rate = head_lr if part == "head" else lr
+        groups.append({"name": part + (" (no decay)" if no_decay else ""),
+                       "params": [p for _, p in items], "param_names": [n for n, _ in items],
+                       "lr": rate, "base_lr": rate,
+                       "weight_decay": 0.0 if no_decay else weight_decay})
+    return groups
