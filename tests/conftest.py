@@ -25,8 +25,12 @@ def make_image(path: Path, colour: tuple[int, int, int], seed: int, size: int = 
     return path
 
 
-def make_folder(root: Path, n_train: int = 6, n_val: int = 3,
-                classes: dict[str, tuple[int, int, int]] | None = None) -> Path:
+def make_folder(
+    root: Path,
+    n_train: int = 6,
+    n_val: int = 3,
+    classes: dict[str, tuple[int, int, int]] | None = None,
+) -> Path:
     """``root/train/<class>/*.png`` and ``root/val/<class>/*.png`` of noisy solid colours."""
     classes = classes or COLOURS
     seed = 0
@@ -44,7 +48,9 @@ def tiny_data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("HEADSTART_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -55,7 +61,14 @@ def tiny_config(**kw):
     """A fast config for the tiny random model (fp32 reference, no progress bars)."""
     from headstart.config import TrainConfig
 
-    base = dict(backbone=TINY, weights="random", epochs=2, batch_size=4, precision="fp32",
-                progress=False, num_workers=0)
+    base = dict(
+        backbone=TINY,
+        weights="random",
+        epochs=2,
+        batch_size=4,
+        precision="fp32",
+        progress=False,
+        num_workers=0,
+    )
     base.update(kw)
     return TrainConfig(**base)

@@ -21,10 +21,11 @@ class LayerGroup:
 
 def layer_groups(body: nn.Module) -> list[LayerGroup]:
     """Split ``body``'s parameters into ordered groups, input side first."""
-    if hasattr(body, "group_matcher"):
+    matcher = getattr(body, "group_matcher", None)
+    if callable(matcher):
         from timm.models import group_parameters
 
-        grouped = group_parameters(body, body.group_matcher(coarse=True))
+        grouped = group_parameters(body, matcher(coarse=True))
         groups = [list(names) for names in grouped.values() if names]
     else:
         groups = _groups_from_children(body)

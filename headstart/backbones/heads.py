@@ -17,8 +17,9 @@ def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
 
     Afterwards ``model(x)`` returns pooled features of shape ``(batch, dim)``.
     """
-    if hasattr(model, "reset_classifier") and hasattr(model, "num_features"):
-        model.reset_classifier(0)
+    reset = getattr(model, "reset_classifier", None)
+    if callable(reset) and hasattr(model, "num_features"):
+        reset(0)
         return model, int(model.num_features)
     path, linear = _last_linear(model)
     _set_submodule(model, path, nn.Identity())
@@ -44,7 +45,9 @@ def _set_submodule(model: nn.Module, path: str, new: nn.Module) -> None:
         setattr(parent, leaf, new)
 
 
-def make_head(in_features: int, num_classes: int, hidden: int = 0, dropout: float = 0.0) -> nn.Module:
+def make_head(
+    in_features: int, num_classes: int, hidden: int = 0, dropout: float = 0.0
+) -> nn.Module:
     """A new classifier: linear, or an MLP with one hidden layer when ``hidden > 0``."""
     if hidden > 0:
         return nn.Sequential(

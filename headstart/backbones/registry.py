@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import timm
-
 from torch import nn
 
 from headstart.backbones.groups import layer_groups
@@ -53,14 +52,13 @@ def _timm_model(name: str, weights: str | Path) -> tuple[nn.Module, str, dict[st
     if weights == "random":
         model = timm.create_model(name, pretrained=False)
         source = "random"
-    elif weights == "pretrained" and name in PACKAGED and PACKAGED[name].path() is not None:
+    elif weights == "pretrained" and name in PACKAGED and (path := PACKAGED[name].path()):
         model = timm.create_model(name, pretrained=False)
-        path = PACKAGED[name].path()
         load_into(model, read_state_dict(path), f"package {PACKAGED[name].package}")
         source = f"package:{PACKAGED[name].package}"
     elif weights == "pretrained":
         model = _timm_pretrained(name)
-        source = f"timm:{model.pretrained_cfg.get('hf_hub_id') or name}"
+        source = f"timm:{getattr(model, 'pretrained_cfg', {}).get('hf_hub_id') or name}"
     else:
         model = timm.create_model(name, pretrained=False)
         load_into(model, read_state_dict(weights), str(weights))
@@ -86,7 +84,9 @@ def _torchvision_model(name: str, weights: str | Path) -> tuple[nn.Module, str, 
     import torchvision
 
     if name not in torchvision.models.list_models():
-        raise BackboneError(f"unknown torchvision model '{name}'; see torchvision.models.list_models()")
+        raise BackboneError(
+            f"unknown torchvision model '{name}'; see torchvision.models.list_models()"
+        )
     enum = torchvision.models.get_model_weights(name).DEFAULT
     if weights == "pretrained":
         try:
@@ -158,6 +158,3 @@ def _cached_timm_ids() -> list[str]:
 
 def count_params(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-

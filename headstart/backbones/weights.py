@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -52,6 +53,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise BackboneError(f"weights file not found: {path}")
+    state: Any
     try:
         if path.suffix == ".safetensors":
             state = load_file(str(path))
@@ -81,9 +83,7 @@ def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) 
     """
     target = model.state_dict()
     by_name = {k: v for k, v in state.items() if k in target}
-    if len(by_name) == len(target) and all(
-        by_name[k].shape == target[k].shape for k in target
-    ):
+    if len(by_name) == len(target) and all(by_name[k].shape == target[k].shape for k in target):
         model.load_state_dict(by_name, strict=True)
         return
     ours = list(target.items())

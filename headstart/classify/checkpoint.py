@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader
 
 from headstart.backbones import TransferModel, load_backbone, make_head
 from headstart.data.classmap import ClassMap
-from headstart.data.images import check_image, is_image_file
 from headstart.data.imagedata import ImageData, ImageDataset
+from headstart.data.images import check_image, is_image_file
 from headstart.data.sources import Sample, find_splits, scan_class_folders
 from headstart.data.transforms import eval_transform
 from headstart.engine.checkpoint import read_meta, read_tensors, resolve_checkpoint
@@ -66,17 +66,24 @@ class Checkpoint:
         return cfg
 
     @classmethod
-    def load(cls, path: str | Path, which: str = "best", device: str = "auto",
-             precision: str = "auto") -> Checkpoint:
+    def load(
+        cls, path: str | Path, which: str = "best", device: str = "auto", precision: str = "auto"
+    ) -> Checkpoint:
         """Load a run directory or ``.safetensors`` checkpoint (no pickled code is executed)."""
         file = resolve_checkpoint(path, which)
         meta = read_meta(file)
         if meta.get("task") != "image-classification":
-            raise CheckpointError(f"{file} is a '{meta.get('task')}' checkpoint, not an image classifier")
+            raise CheckpointError(
+                f"{file} is a '{meta.get('task')}' checkpoint, not an image classifier"
+            )
         bb = meta["backbone"]
         backbone = load_backbone(bb["name"], "random")
-        head = make_head(backbone.num_features, len(meta["classes"]),
-                         meta["head"]["hidden"], meta["head"]["dropout"])
+        head = make_head(
+            backbone.num_features,
+            len(meta["classes"]),
+            meta["head"]["hidden"],
+            meta["head"]["dropout"],
+        )
         model = TransferModel(backbone.body, head)
         try:
             model.load_state_dict(read_tensors(file), strict=True)
@@ -92,7 +99,7 @@ class Checkpoint:
             model.to(memory_format=torch.channels_last)
         return cls(file, meta, model, dev, dtype)
 
-    def check_classes(self, classes: Sequence[str], where: str) -> None:
+    def check_classes(self, classes: Iterable[str], where: str) -> None:
         """Refuse data whose class set differs from this checkpoint's class map."""
         ours, theirs = set(self.classes), set(classes)
         if ours != theirs:
@@ -141,8 +148,14 @@ class Checkpoint:
         true = np.array([cmap.index(s.label) for s in samples])
         pred = self.probabilities(samples).argmax(1)
         m = classification_metrics(true, pred, len(self.classes))
-        return Evaluation(m["accuracy"], m["macro_f1"], per_class_table(true, pred, self.classes),
-                          confusion(true, pred, len(self.classes)), self.classes, len(true))
+        return Evaluation(
+            m["accuracy"],
+            m["macro_f1"],
+            per_class_table(true, pred, self.classes),
+            confusion(true, pred, len(self.classes)),
+            self.classes,
+            len(true),
+        )
 
 
 class _UnlabelledDataset(ImageDataset):
@@ -157,8 +170,15 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f)
-                                and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+            files.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file()
+                    and is_image_file(f)
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+            )
         elif p.is_file():
             files.append(p)
         else:

@@ -18,7 +18,12 @@ from headstart.classify.task import ImageClassificationTask, Inputs, class_weigh
 from headstart.config import TrainConfig, dump_config
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
-from headstart.engine.checkpoint import read_meta, read_optimizer_state, read_tensors, save_checkpoint
+from headstart.engine.checkpoint import (
+    read_meta,
+    read_optimizer_state,
+    read_tensors,
+    save_checkpoint,
+)
 from headstart.engine.loop import EpochResult, Loop, LoopConfig
 from headstart.engine.precision import channels_last, resolve_device, resolve_precision
 from headstart.engine.rundir import new_run_dir, write_csv_atomic
@@ -46,8 +51,13 @@ class FitResult:
 def versions() -> dict[str, str]:
     import timm
 
-    return {"headstart": _own_version(), "torch": torch.__version__, "timm": timm.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}
+    return {
+        "headstart": _own_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def _own_version() -> str:
@@ -67,8 +77,12 @@ def build_model(cfg: TrainConfig, n_classes: int) -> tuple[TransferModel, Any]:
     return TransferModel(backbone.body, head), backbone
 
 
-def fit(data: ImageData | str | Path | None = None, config: TrainConfig | None = None,
-        resume: str | Path | None = None, **overrides: Any) -> FitResult:
+def fit(
+    data: ImageData | str | Path | None = None,
+    config: TrainConfig | None = None,
+    resume: str | Path | None = None,
+    **overrides: Any,
+) -> FitResult:
     """Train an image classifier and write a run directory.
 
     >>> result = fit("data/fmnist", strategy="feature-extraction", epochs=5)
@@ -106,8 +120,12 @@ def _resume(run_dir: Path, progress: bool) -> FitResult:
     trainer = _Trainer(cfg, data)
     trainer.prepare()
     trainer.model.load_state_dict(read_tensors(last))
-    state = {"epoch": meta["epoch"], "optimizer": read_optimizer_state(last),
-             "history": meta.get("history", []), "best": meta.get("best", {})}
+    state = {
+        "epoch": meta["epoch"],
+        "optimizer": read_optimizer_state(last),
+        "history": meta.get("history", []),
+        "best": meta.get("best", {}),
+    }
     return trainer.run(run_dir, resume_state=state)
 
 
@@ -127,9 +145,14 @@ class _Trainer:
         self.model, self.backbone = build_model(cfg, len(data.classes))
         groups = self.backbone.groups
         self.groups = [g.params for g in groups]
-        self.plan = make_plan(cfg.strategy, [g.name for g in groups],
-                              [sum(self._numel(p) for p in g.params) for g in groups],
-                              count_params(self.model.head), cfg.epochs, cfg.plan_options())
+        self.plan = make_plan(
+            cfg.strategy,
+            [g.name for g in groups],
+            [sum(self._numel(p) for p in g.params) for g in groups],
+            count_params(self.model.head),
+            cfg.epochs,
+            cfg.plan_options(),
+        )
         self.model.to(self.device)
         self.cl = channels_last(self.device, self.dtype)
         if self.cl:
@@ -149,21 +172,40 @@ class _Trainer:
         def features(split: str) -> np.ndarray:
             if split not in store:
                 store[split] = cache.features(
-                    bb.body, f"{bb.name}:{weights_id}", getattr(data, split),
-                    data.dataset(split, eval_tf), eval_tf, self.device, self.dtype,
-                    batch_size=64, num_workers=default_workers(cfg.num_workers),
-                    progress=cfg.progress, desc=f"{split} features")
+                    bb.body,
+                    f"{bb.name}:{weights_id}",
+                    getattr(data, split),
+                    data.dataset(split, eval_tf),
+                    eval_tf,
+                    self.device,
+                    self.dtype,
+                    batch_size=64,
+                    num_workers=default_workers(cfg.num_workers),
+                    progress=cfg.progress,
+                    desc=f"{split} features",
+                )
             return store[split]
 
-        return Inputs(data, train_transform(bb.data_config, cfg.augment), eval_tf,
-                      cfg.batch_size, default_workers(cfg.num_workers), cfg.balanced_sampling,
-                      features if self.plan.pretrained else None)
+        return Inputs(
+            data,
+            train_transform(bb.data_config, cfg.augment),
+            eval_tf,
+            cfg.batch_size,
+            default_workers(cfg.num_workers),
+            cfg.balanced_sampling,
+            features if self.plan.pretrained else None,
+        )
 
     def _loss(self) -> nn.Module:
-        w = class_weights(self.data.labels("train"), len(self.data.classes)) \
-            if self.cfg.class_weights else None
-        return nn.CrossEntropyLoss(weight=w.to(self.device) if w is not None else None,
-                                   label_smoothing=self.cfg.label_smoothing)
+        w = (
+            class_weights(self.data.labels("train"), len(self.data.classes))
+            if self.cfg.class_weights
+            else None
+        )
+        return nn.CrossEntropyLoss(
+            weight=w.to(self.device) if w is not None else None,
+            label_smoothing=self.cfg.label_smoothing,
+        )
 
     def run(self, run_dir: Path, resume_state: dict | None = None) -> FitResult:
         import time
@@ -174,35 +216,66 @@ class _Trainer:
         start = time.perf_counter()
         write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
         if self.data.skipped:
-            write_json_atomic(run_dir / "skipped_images.json",
-                              [{"path": p, "error": e} for p, e in self.data.skipped])
-        task = ImageClassificationTask(self.model, self.plan, self.groups, self._inputs(),
-                                       cfg.weight_decay, self._loss(), self.cl)
+            write_json_atomic(
+                run_dir / "skipped_images.json",
+                [{"path": p, "error": e} for p, e in self.data.skipped],
+            )
+        task = ImageClassificationTask(
+            self.model,
+            self.plan,
+            self.groups,
+            self._inputs(),
+            cfg.weight_decay,
+            self._loss(),
+            self.cl,
+        )
         writer = RunWriter(run_dir, self, resume_state)
         writer.announce()
-        loop = Loop(task, LoopConfig(epochs=cfg.epochs, seed=cfg.seed,
-                                     warmup_epochs=cfg.warmup_epochs, schedule=cfg.schedule,
-                                     device=self.device, dtype=self.dtype, patience=cfg.patience,
-                                     progress=cfg.progress), callbacks=[writer])
+        loop = Loop(
+            task,
+            LoopConfig(
+                epochs=cfg.epochs,
+                seed=cfg.seed,
+                warmup_epochs=cfg.warmup_epochs,
+                schedule=cfg.schedule,
+                device=self.device,
+                dtype=self.dtype,
+                patience=cfg.patience,
+                progress=cfg.progress,
+            ),
+            callbacks=[writer],
+        )
         loop.history = writer.previous_history()
         start_epoch = resume_state["epoch"] if resume_state else 0
         try:
             loop.run(start_epoch, resume_state["optimizer"] if resume_state else None)
         except KeyboardInterrupt:
-            print(f"interrupted; continue with: headstart train --resume {run_dir}",
-                  file=sys.stderr)
+            print(
+                f"interrupted; continue with: headstart train --resume {run_dir}", file=sys.stderr
+            )
             raise
         writer.finish(loop)
-        return FitResult(run_dir, self.plan, loop.history, writer.best, self.data.classes,
-                         self.cache.info(), time.perf_counter() - start)
+        return FitResult(
+            run_dir,
+            self.plan,
+            loop.history,
+            writer.best,
+            self.data.classes,
+            self.cache.info(),
+            time.perf_counter() - start,
+        )
 
     def checkpoint_meta(self) -> dict[str, Any]:
         bb = self.backbone
         return {
             "task": "image-classification",
             "classes": list(self.data.classes),
-            "backbone": {"name": bb.name, "weights_source": bb.weights_source,
-                         "num_features": bb.num_features, "data_config": bb.data_config},
+            "backbone": {
+                "name": bb.name,
+                "weights_source": bb.weights_source,
+                "num_features": bb.num_features,
+                "data_config": bb.data_config,
+            },
             "head": {"hidden": self.cfg.head_hidden, "dropout": self.cfg.dropout},
             "plan": self.plan.to_dict(),
             "config": self.cfg.to_dict(),

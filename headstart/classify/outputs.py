@@ -40,27 +40,42 @@ class RunWriter:
         t, data = self.trainer, self.trainer.data
         counts = data.counts("train")
         print(f"run: {self.run_dir}")
-        print(f"data: {data.root}  {len(data.classes)} classes, {len(data.train)} train / "
-              f"{len(data.val)} val images; per class {min(counts.values())}-{max(counts.values())}")
-        print(f"backbone: {t.backbone.name} ({t.backbone.weights_source}); "
-              f"device {t.device}, precision {precision_name(t.dtype)}")
+        print(
+            f"data: {data.root}  {len(data.classes)} classes, {len(data.train)} train / "
+            f"{len(data.val)} val images; per class {min(counts.values())}-{max(counts.values())}"
+        )
+        print(
+            f"backbone: {t.backbone.name} ({t.backbone.weights_source}); "
+            f"device {t.device}, precision {precision_name(t.dtype)}"
+        )
         print(t.plan.table())
         if data.skipped:
             print(f"skipped {len(data.skipped)} unreadable image(s): listed in skipped_images.json")
 
     def __call__(self, result: EpochResult, loop: Loop) -> None:
-        print(f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
-              f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
-              f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-              f"{result.train_images_per_s:.0f} {self.unit}/s", flush=True)
+        print(
+            f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
+            f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
+            f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
+            f"{result.train_images_per_s:.0f} {self.unit}/s",
+            flush=True,
+        )
         self.history_rows.append(result.row())
         improved = not self.best or result.val_acc > self.best["val_acc"]
         if improved:
-            self.best = {"epoch": result.epoch, "val_acc": result.val_acc,
-                         "val_f1": result.val_f1, "val_loss": result.val_loss}
+            self.best = {
+                "epoch": result.epoch,
+                "val_acc": result.val_acc,
+                "val_f1": result.val_f1,
+                "val_loss": result.val_loss,
+            }
             self.best_result = result
-        meta = {"epoch": result.epoch, "metrics": result.row(), "best": self.best,
-                "history": self.history_rows}
+        meta = {
+            "epoch": result.epoch,
+            "metrics": result.row(),
+            "best": self.best,
+            "history": self.history_rows,
+        }
         t = self.trainer
         if improved:
             t.save(self.ckpt_dir / "best.safetensors", meta, None)
@@ -83,5 +98,7 @@ class RunWriter:
         write_json_atomic(self.run_dir / "summary.json", summary)
         best = self.best
         if best and not math.isnan(best.get("val_acc", math.nan)):
-            print(f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
-                  f"macro-F1 {best['val_f1']:.4f}  -> {self.run_dir}")
+            print(
+                f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
+                f"macro-F1 {best['val_f1']:.4f}  -> {self.run_dir}"
+            )

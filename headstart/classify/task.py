@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from headstart.backbones.model import TransferModel
 from headstart.data.imagedata import ImageData
@@ -29,17 +31,25 @@ class Inputs:
     """What the task trains on: the data, transforms, and a way to get cached features."""
 
     data: ImageData
-    train_tf: object
-    eval_tf: object
+    train_tf: Callable[[Any], torch.Tensor]
+    eval_tf: Callable[[Any], torch.Tensor]
     batch_size: int
     num_workers: int
     balanced: bool = False
-    features: object = None  # callable(split) -> np.ndarray of cached features, or None
+    features: Callable[[str], np.ndarray] | None = None  # split -> cached features
 
 
 class ImageClassificationTask:
-    def __init__(self, model: TransferModel, plan: Plan, groups: list[tuple[str, ...]],
-                 inputs: Inputs, weight_decay: float, loss: nn.Module, channels_last: bool):
+    def __init__(
+        self,
+        model: TransferModel,
+        plan: Plan,
+        groups: list[tuple[str, ...]],
+        inputs: Inputs,
+        weight_decay: float,
+        loss: nn.Module,
+        channels_last: bool,
+    ):
         self.model = model
         self.plan = plan
         self.groups = groups
@@ -56,9 +66,11 @@ class ImageClassificationTask:
         groups = build_param_groups(self.model, self.plan, self.groups, epoch, self.weight_decay)
         inp = self.inputs
         labels = np.asarray(inp.data.labels("train"))
-        if self.uses_cache(epoch):
-            train_ds: Dataset = _tensor_ds(inp.features("train"), labels)
-            val_ds: Dataset = _tensor_ds(inp.features("val"), np.asarray(inp.data.labels("val")))
+        train_ds: Any
+        val_ds: Any
+        if inp.features is not None and self.plan.head_only(epoch):
+            train_ds = _tensor_ds(inp.features("train"), labels)
+            val_ds = _tensor_ds(inp.features("val"), np.asarray(inp.data.labels("val")))
             module: nn.Module = self.model.head
             key: object = ("cached-head",)
             workers, cl = 0, False
@@ -68,9 +80,13 @@ class ImageClassificationTask:
             module = self.model
             key = tuple(g["name"] for g in groups)
             workers, cl = inp.num_workers, self.channels_last
-        train = DataLoader(train_ds, batch_size=inp.batch_size, num_workers=workers,
-                           drop_last=len(train_ds) > inp.batch_size,
-                           **_sampling(labels, inp.balanced))
+        train = DataLoader(
+            train_ds,
+            batch_size=inp.batch_size,
+            num_workers=workers,
+            drop_last=len(train_ds) > inp.batch_size,
+            **_sampling(labels, inp.balanced),
+        )
         val = DataLoader(val_ds, batch_size=max(64, inp.batch_size), num_workers=workers)
         return Phase(key, module, train, val, groups, steps=len(train), channels_last=cl)
 
@@ -82,15 +98,14 @@ class ImageClassificationTask:
 
 
 def _tensor_ds(features: np.ndarray, labels: np.ndarray) -> TensorDataset:
-    return TensorDataset(torch.tensor(np.asarray(features)),
-                         torch.from_numpy(labels).long())
+    return TensorDataset(torch.tensor(np.asarray(features)), torch.from_numpy(labels).long())
 
 
 def _sampling(labels: np.ndarray, balanced: bool) -> dict:
     if not balanced:
         return {"shuffle": True}
     counts = np.bincount(labels)
-    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    weights = (1.0 / counts[labels]).tolist()
     return {"sampler": WeightedRandomSampler(weights, len(labels), replacement=True)}
 
 

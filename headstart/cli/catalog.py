@@ -12,8 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
     dsub.add_parser("list", help="list the data sets").set_defaults(func=run_list)
-    e = dsub.add_parser("export", help="export a seeded, stratified subset as an ImageFolder "
-                        "(image sets) or one CSV (text sets)")
+    e = dsub.add_parser(
+        "export",
+        help="export a seeded, stratified subset as an ImageFolder "
+        "(image sets) or one CSV (text sets)",
+    )
     e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
     e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
     e.add_argument("--train-per-class", type=int, default=100)
@@ -33,16 +36,17 @@ def run_backbones(args: argparse.Namespace) -> int:
     print(f"{'backbone':<28} {'offline':<8} {'weights':<44} note")
     for row in list_backbones():
         print(f"{row.name:<28} {'yes' if row.offline else 'no':<8} {row.weights:<44} {row.note}")
-    print(f"\nAny of timm's {len(timm.list_models(pretrained=True))} pretrained names "
-          "(e.g. resnet50, convnext_tiny, vit_small_patch16_224) and torchvision:NAME work when "
-          "their weights are cached or downloadable; --weights FILE loads local weights "
-          "for any architecture.")
+    print(
+        f"\nAny of timm's {len(timm.list_models(pretrained=True))} pretrained names "
+        "(e.g. resnet50, convnext_tiny, vit_small_patch16_224) and torchvision:NAME work when "
+        "their weights are cached or downloadable; --weights FILE loads local weights "
+        "for any architecture."
+    )
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     from headstart.data.export import DATASETS
-
     from headstart.text.datasets import TEXT_DATASETS
 
     for name, (_, classes, about) in DATASETS.items():
@@ -60,7 +64,8 @@ def run_export(args: argparse.Namespace) -> int:
         csv = export_text_dataset(args.name, args.out, args.train, args.val, args.seed, args.force)
         print(f"wrote {csv} ({args.train} train + {args.val} val rows; columns review,label,split)")
         return 0
-    out = export_dataset(args.name, args.out, args.train_per_class, args.val_per_class,
-                         args.seed, args.force)
+    out = export_dataset(
+        args.name, args.out, args.train_per_class, args.val_per_class, args.seed, args.force
+    )
     print(f"wrote {out}/train and {out}/val")
     return 0

@@ -10,8 +10,9 @@ from typing import Any
 from headstart.config import load_config
 
 
-def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, helps: dict[str, str],
-                          skip: tuple[str, ...] = ()) -> None:
+def add_dataclass_options(
+    parser: argparse.ArgumentParser, cls: type, helps: dict[str, str], skip: tuple[str, ...] = ()
+) -> None:
     """One ``--option`` per documented field of ``cls``; unset options stay out of the namespace
     so that ``--config`` values are only overridden by flags actually given."""
     for f in dataclasses.fields(cls):
@@ -22,15 +23,24 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, helps: dic
         help_text = f"{helps[f.name]} (default: {default})"
         kind = str(f.type)
         if kind == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=help_text)
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
         elif "list" in kind:
-            parser.add_argument(flag, type=lambda s: [c for c in s.split(",") if c],
-                                default=argparse.SUPPRESS, help=help_text + "; comma-separated")
+            parser.add_argument(
+                flag,
+                type=lambda s: [c for c in s.split(",") if c],
+                default=argparse.SUPPRESS,
+                help=help_text + "; comma-separated",
+            )
         else:
             typ = int if kind.startswith("int") else float if kind.startswith("float") else str
-            parser.add_argument(flag, type=typ, default=argparse.SUPPRESS, help=help_text,
-                                metavar=f.name.upper())
+            parser.add_argument(
+                flag, type=typ, default=argparse.SUPPRESS, help=help_text, metavar=f.name.upper()
+            )
 
 
 def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:

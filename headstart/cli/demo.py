@@ -26,10 +26,18 @@ def run_demo(args: argparse.Namespace) -> int:
     rows = []
     for strategy in ("feature-extraction", "progressive"):
         start = time.perf_counter()
-        result = fit(data, strategy=strategy, epochs=args.epochs, out=args.out,
-                     name=f"demo-{strategy}")
-        rows.append((strategy, result.final.val_acc, result.best["val_acc"],
-                     time.perf_counter() - start, result.run_dir))
+        result = fit(
+            data, strategy=strategy, epochs=args.epochs, out=args.out, name=f"demo-{strategy}"
+        )
+        rows.append(
+            (
+                strategy,
+                result.final.val_acc,
+                result.best["val_acc"],
+                time.perf_counter() - start,
+                result.run_dir,
+            )
+        )
     print("\nstrategy             final val acc   best val acc   wall time   run")
     for s, final, best, secs, run in rows:
         print(f"{s:<20} {final:>13.4f} {best:>14.4f} {secs:>9.1f}s   {run}")

@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     parser = argparse.ArgumentParser(
-        prog="headstart", description="Transfer learning done right, with the evidence.")
+        prog="headstart", description="Transfer learning done right, with the evidence."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"headstart.cli.{name}").register(sub)

@@ -49,12 +49,16 @@ TRAIN_HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train an image classifier with a transfer strategy",
-                       description="Adapt a pretrained backbone to an ImageFolder data set.")
+    p = sub.add_parser(
+        "train",
+        help="train an image classifier with a transfer strategy",
+        description="Adapt a pretrained backbone to an ImageFolder data set.",
+    )
     p.add_argument("data", nargs="?", help="folder with train/ and val/ (or class folders)")
     p.add_argument("--config", help="YAML file of options; flags override it")
-    p.add_argument("--resume", metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     add_dataclass_options(p, TrainConfig, TRAIN_HELP)
     p.set_defaults(func=run_train)
 
@@ -94,15 +98,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ckpt = Checkpoint.load(args.checkpoint, args.which)
     ev = ckpt.evaluate(Path(args.data), args.split)
     if args.json:
-        print_json({"accuracy": ev.accuracy, "macro_f1": ev.macro_f1, "n": ev.n,
-                    "per_class": ev.per_class, "confusion_matrix": ev.confusion.tolist(),
-                    "classes": list(ev.classes)})
+        print_json(
+            {
+                "accuracy": ev.accuracy,
+                "macro_f1": ev.macro_f1,
+                "n": ev.n,
+                "per_class": ev.per_class,
+                "confusion_matrix": ev.confusion.tolist(),
+                "classes": list(ev.classes),
+            }
+        )
         return 0
     print(f"{ev.n} images  accuracy {ev.accuracy:.4f}  macro-F1 {ev.macro_f1:.4f}")
     print(f"{'class':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
     for row in ev.per_class:
-        print(f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} "
-              f"{row['f1']:>6.3f} {row['support']:>8}")
+        print(
+            f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} "
+            f"{row['f1']:>6.3f} {row['support']:>8}"
+        )
     print("confusion matrix (rows true, columns predicted):")
     width = max(5, max(len(str(v)) for v in ev.confusion.flat) + 1)
     for c, row in zip(ev.classes, ev.confusion):

@@ -63,7 +63,9 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
     except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(err).__name__})"
+        ) from None
     if "headstart" not in header:
         raise CheckpointError(f"{path} is a safetensors file but not a headstart checkpoint")
     meta: dict[str, Any] = json.loads(header["headstart"])
@@ -73,7 +75,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 def read_tensors(path: str | Path, prefix: str = MODEL) -> dict[str, torch.Tensor]:
     path = _existing(path)
     with safe_open(str(path), framework="pt") as fh:
-        return {k[len(prefix):]: fh.get_tensor(k) for k in fh.keys() if k.startswith(prefix)}
+        return {k[len(prefix) :]: fh.get_tensor(k) for k in fh.keys() if k.startswith(prefix)}  # noqa: SIM118
 
 
 def read_optimizer_state(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
@@ -87,8 +89,12 @@ def read_optimizer_state(path: str | Path) -> dict[str, dict[str, torch.Tensor]]
 def resolve_checkpoint(path: str | Path, which: str = "best") -> Path:
     """A run directory, a ``checkpoints/`` folder or a file -> the checkpoint file."""
     p = Path(path)
-    for candidate in (p, p / "checkpoints" / f"{which}.safetensors", p / f"{which}.safetensors",
-                      p.with_suffix(".safetensors")):
+    for candidate in (
+        p,
+        p / "checkpoints" / f"{which}.safetensors",
+        p / f"{which}.safetensors",
+        p.with_suffix(".safetensors"),
+    ):
         if candidate.is_file() and candidate.suffix == ".safetensors":
             return candidate
     raise CheckpointError(

@@ -36,11 +36,14 @@ class Phase:
     channels_last: bool = False
     # A custom training step ``step(x, y) -> (loss, logits, y)`` for tasks whose loss is more
     # than ``task.loss(module(x), y)`` (e.g. domain adaptation); None uses that default.
-    step: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+    step: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = (
+        None
+    )
 
 
 class Task(Protocol):
-    model: nn.Module
+    @property
+    def model(self) -> nn.Module: ...
 
     def phase(self, epoch: int) -> Phase: ...
 
@@ -77,8 +80,16 @@ class EpochResult:
     val_prob: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
     def row(self) -> dict[str, Any]:
-        keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "seconds",
-                "train_images_per_s")
+        keys = (
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "val_f1",
+            "seconds",
+            "train_images_per_s",
+        )
         row = {k: getattr(self, k) for k in keys}
         row.update({f"lr/{k}": v for k, v in self.lrs.items()})
         return row
@@ -135,8 +146,14 @@ class Loop:
         warmup = int(cfg.warmup_epochs * phase.steps)
         start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(phase.train, total=phase.steps, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False, disable=None if cfg.progress else True, unit="batch")
+        bar = tqdm(
+            phase.train,
+            total=phase.steps,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+            disable=None if cfg.progress else True,
+            unit="batch",
+        )
         for i, (x, y) in enumerate(bar):
             factor = lr_factor(epoch * phase.steps + i, total, warmup, cfg.schedule)
             for g in opt.param_groups:
@@ -162,8 +179,11 @@ class Loop:
             loss_sum += loss.item() * n
             correct += int((logits.argmax(1) == y).sum())
             seen += n
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            img_s=f"{seen / (time.perf_counter() - start):.0f}")
+            bar.set_postfix(
+                loss=f"{loss_sum / seen:.3f}",
+                acc=f"{correct / seen:.3f}",
+                img_s=f"{seen / (time.perf_counter() - start):.0f}",
+            )
         train_time = time.perf_counter() - start
         lrs = {g["name"]: g["lr"] for g in opt.param_groups}
         val = self.evaluate(phase.module, phase.val, phase.channels_last)
@@ -241,7 +261,9 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def load_state_by_name(opt: torch.optim.Optimizer, state: dict[str, dict[str, torch.Tensor]]) -> None:
+def load_state_by_name(
+    opt: torch.optim.Optimizer, state: dict[str, dict[str, torch.Tensor]]
+) -> None:
     """Give each parameter of ``opt`` the saved state of the parameter with the same name."""
     for group in opt.param_groups:
         for name, p in zip(group["param_names"], group["params"]):
@@ -251,5 +273,3 @@ def load_state_by_name(opt: torch.optim.Optimizer, state: dict[str, dict[str, to
                     k: (v.reshape(()) if k == "step" else v.to(p.device).reshape(p.shape))
                     for k, v in saved.items()
                 }
-
-

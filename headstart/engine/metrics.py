@@ -20,8 +20,13 @@ def per_class_table(true: np.ndarray, pred: np.ndarray, classes: tuple[str, ...]
     labels = list(range(len(classes)))
     p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
     return [
-        {"class": c, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-         "support": int(s[i])}
+        {
+            "class": c,
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
         for i, c in enumerate(classes)
     ]
 

@@ -20,7 +20,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
     try:
         device = torch.device(spec)
     except RuntimeError:
-        raise HeadstartError(f"--device '{spec}' is not a device; use cpu, cuda or cuda:N") from None
+        raise HeadstartError(
+            f"--device '{spec}' is not a device; use cpu, cuda or cuda:N"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise HeadstartError("--device cuda: no CUDA GPU is visible; use --device cpu")
     return device

@@ -23,9 +23,10 @@ from headstart.io import atomic_path, write_json_atomic
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("HEADSTART_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "headstart"
+    root = (
+        os.environ.get("HEADSTART_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart"
+    )
     return Path(root)
 
 
@@ -79,26 +80,38 @@ class FeatureCache:
         self.misses += 1
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.path(key)
-        out: np.ndarray | None = None
+        out: np.memmap | None = None
         with atomic_path(target) as tmp:
-            for offset, f in iter_features(body, dataset, device, dtype, batch_size=batch_size,
-                                           num_workers=num_workers, progress=progress, desc=desc):
+            for offset, f in iter_features(
+                body,
+                dataset,
+                device,
+                dtype,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                progress=progress,
+                desc=desc,
+            ):
                 if out is None:
-                    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                                    shape=(len(samples), f.shape[1]))
-                out[offset:offset + len(f)] = f
+                    out = np.lib.format.open_memmap(
+                        tmp, mode="w+", dtype=np.float32, shape=(len(samples), f.shape[1])
+                    )
+                out[offset : offset + len(f)] = f
             if out is None:
                 raise ValueError("no samples to extract features from")
             out.flush()
             del out
-        write_json_atomic(target.with_suffix(".json"), {
-            "weights": weights_id, "transform": repr(transform), "dtype": str(dtype),
-            "n": len(samples), "first": str(samples[0].path) if samples else None,
-        })
+        write_json_atomic(
+            target.with_suffix(".json"),
+            {
+                "weights": weights_id,
+                "transform": repr(transform),
+                "dtype": str(dtype),
+                "n": len(samples),
+                "first": str(samples[0].path) if samples else None,
+            },
+        )
         return np.load(target, mmap_mode="r")
 
     def info(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses}
-
-
-

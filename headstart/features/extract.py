@@ -30,12 +30,19 @@ def iter_features(
     cl = channels_last(device, dtype)
     if cl:
         body.to(memory_format=torch.channels_last)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        pin_memory=device.type == "cuda", generator=torch.Generator())
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator(),
+    )
     offset = 0
     try:
-        for x, _ in tqdm(loader, desc=desc, leave=False, disable=None if progress else True,
-                         unit="batch"):
+        for x, _ in tqdm(
+            loader, desc=desc, leave=False, disable=None if progress else True, unit="batch"
+        ):
             x = x.to(device, non_blocking=True)
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -48,10 +55,9 @@ def iter_features(
         body.train(was_training)
 
 
-def extract_features(body: nn.Module, dataset: Dataset, device: torch.device,
-                     dtype: torch.dtype | None, **kw) -> np.ndarray:
+def extract_features(
+    body: nn.Module, dataset: Dataset, device: torch.device, dtype: torch.dtype | None, **kw
+) -> np.ndarray:
     """All features of ``dataset`` as one array ``(n, dim)`` (use ``FeatureCache`` for disk)."""
     parts = [f for _, f in iter_features(body, dataset, device, dtype, **kw)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -36,8 +36,9 @@ def plot_curves(path: Path, rows: Sequence[dict]) -> Path:
     return _save(fig, path)
 
 
-def plot_confusion(path: Path, cm: np.ndarray, classes: Sequence[str],
-                   normalize: bool = False) -> Path:
+def plot_confusion(
+    path: Path, cm: np.ndarray, classes: Sequence[str], normalize: bool = False
+) -> Path:
     """Confusion matrix: rows are true classes, columns predicted."""
     data = cm.astype(float)
     if normalize:
@@ -49,19 +50,35 @@ def plot_confusion(path: Path, cm: np.ndarray, classes: Sequence[str],
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_xticks(range(n), classes, rotation=60, ha="right")
     ax.set_yticks(range(n), classes)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix" + (" (normalized)" if normalize else ""))
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title="confusion matrix" + (" (normalized)" if normalize else ""),
+    )
     if n <= 25:
         thresh = data.max() / 2 if data.size else 0
         for i in range(n):
             for j in range(n):
                 txt = f"{data[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-                ax.text(j, i, txt, ha="center", va="center", fontsize=7,
-                        color="white" if data[i, j] > thresh else "black")
+                ax.text(
+                    j,
+                    i,
+                    txt,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if data[i, j] > thresh else "black",
+                )
     return _save(fig, path)
 
 
-def plot_lines(path: Path, series: dict[str, tuple[Sequence[float], Sequence[float]]],
-               title: str, xlabel: str, ylabel: str) -> Path:
+def plot_lines(
+    path: Path,
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Path:
     """Several named (x, y) lines on one chart."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, (x, y) in series.items():

@@ -12,7 +12,9 @@ from headstart.strategies.plan import Plan
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
-def group_of_param(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]]) -> dict[str, int]:
+def group_of_param(
+    model: TransferModel, plan: Plan, groups: list[tuple[str, ...]]
+) -> dict[str, int]:
     """Map every parameter name of ``model`` to its plan group index (head = last)."""
     owner: dict[str, int] = {}
     for gi, names in enumerate(groups):
@@ -25,7 +27,7 @@ def group_of_param(model: TransferModel, plan: Plan, groups: list[tuple[str, ...
 
 
 def _norm_param_names(model: nn.Module) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for mname, module in model.named_modules():
         if isinstance(module, _NORMS):
             names.update(f"{mname}.{p}" for p, _ in module.named_parameters(recurse=False))
@@ -42,7 +44,9 @@ def apply_plan(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], 
         p.requires_grad_(trains or name in norms)
 
 
-def set_train_mode(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], epoch: int) -> None:
+def set_train_mode(
+    model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], epoch: int
+) -> None:
     """``model.train()``, then batch-norm layers back to eval mode where the plan says so.
 
     Frozen BN layers must keep their running statistics (what ``model.train()`` alone would

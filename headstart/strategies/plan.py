@@ -54,8 +54,10 @@ class Plan:
         rows = [f"strategy: {self.strategy}" + ("" if self.pretrained else " (random init)")]
         rows.append(f"  {'group':<28} {'params':>10}  {'lr':>9}  trains")
         for g in self.groups:
-            when = "no" if g.unfreeze_epoch is None else (
-                "yes" if g.unfreeze_epoch == 0 else f"from epoch {g.unfreeze_epoch + 1}"
+            when = (
+                "no"
+                if g.unfreeze_epoch is None
+                else ("yes" if g.unfreeze_epoch == 0 else f"from epoch {g.unfreeze_epoch + 1}")
             )
             lr = f"{g.lr:.2e}" if g.unfreeze_epoch is not None else "-"
             rows.append(f"  {g.name:<28} {g.n_params:>10,}  {lr:>9}  {when}")
@@ -138,8 +140,14 @@ def make_plan(
         raise HeadstartError(f"--bn-stats '{opts.bn_stats}': choose frozen or adapt")
     if bn_stats == "frozen" and name not in ("feature-extraction",):
         notes.append("batch-norm statistics stay as pretrained (--bn-stats frozen)")
-    return Plan(name, tuple(groups), pretrained=name != "scratch", train_bn=opts.train_bn,
-                bn_stats=bn_stats, notes=tuple(notes))
+    return Plan(
+        name,
+        tuple(groups),
+        pretrained=name != "scratch",
+        train_bn=opts.train_bn,
+        bn_stats=bn_stats,
+        notes=tuple(notes),
+    )
 
 
 def _group_lrs(n: int, opts: PlanOptions) -> list[float]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 
-def lr_factor(step: int, total: int, warmup: int = 0, schedule: str = "cosine",
-              final: float = 0.01) -> float:
+def lr_factor(
+    step: int, total: int, warmup: int = 0, schedule: str = "cosine", final: float = 0.01
+) -> float:
     """LR multiplier at ``step`` of ``total``: 0->1 over ``warmup`` steps, then decay to ``final``."""
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup

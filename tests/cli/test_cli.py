@@ -16,8 +16,9 @@ from tests.conftest import make_folder
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "headstart", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "headstart", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,32 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     data = make_folder(root / "data")
     out = root / "runs"
-    assert main(["train", str(data), "--backbone", "test_efficientnet", "--weights", "random",
-                 "--strategy", "partial:2", "--epochs", "1", "--batch-size", "4",
-                 "--precision", "fp32", "--no-progress", "--out", str(out), "--name", "r"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "--backbone",
+                "test_efficientnet",
+                "--weights",
+                "random",
+                "--strategy",
+                "partial:2",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--precision",
+                "fp32",
+                "--no-progress",
+                "--out",
+                str(out),
+                "--name",
+                "r",
+            ]
+        )
+        == 0
+    )
     return data, out / "train" / "r"
 
 
@@ -50,8 +74,10 @@ def test_evaluate_prints_metrics_and_table(trained, capsys):
 def test_predict_json_top_k(trained, capsys):
     data, run = trained
     img = data / "val" / "red" / "0.png"
-    assert main(["predict", str(run), str(img), str(data / "val" / "blue"), "--top-k", "2",
-                 "--json"]) == 0
+    assert (
+        main(["predict", str(run), str(img), str(data / "val" / "blue"), "--top-k", "2", "--json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 4 and all(len(p["top"]) == 2 for p in out)
 
@@ -96,9 +122,11 @@ def test_missing_offline_weights_name_where_they_come_from(tmp_path):
 def test_config_file_with_flag_override(tmp_path):
     data = make_folder(tmp_path / "d")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"data: {data}\nbackbone: test_efficientnet\nweights: random\nepochs: 3\n"
-                   f"strategy: feature-extraction\nprecision: fp32\nprogress: false\n"
-                   f"out: {tmp_path / 'runs'}\nname: c\n")
+    cfg.write_text(
+        f"data: {data}\nbackbone: test_efficientnet\nweights: random\nepochs: 3\n"
+        f"strategy: feature-extraction\nprecision: fp32\nprogress: false\n"
+        f"out: {tmp_path / 'runs'}\nname: c\n"
+    )
     assert main(["train", "--config", str(cfg), "--epochs", "1"]) == 0
     saved = (tmp_path / "runs" / "train" / "c" / "config.yaml").read_text()
     assert "epochs: 1" in saved and "strategy: feature-extraction" in saved
@@ -113,10 +141,37 @@ def test_backbones_lists_the_packaged_default(capsys):
 
 def test_datasets_export_digits_is_seeded_and_stratified(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["datasets", "export", "digits", str(a), "--train-per-class", "5",
-                 "--val-per-class", "3", "--seed", "1"]) == 0
-    main(["datasets", "export", "digits", str(b), "--train-per-class", "5",
-          "--val-per-class", "3", "--seed", "1"])
+    assert (
+        main(
+            [
+                "datasets",
+                "export",
+                "digits",
+                str(a),
+                "--train-per-class",
+                "5",
+                "--val-per-class",
+                "3",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    main(
+        [
+            "datasets",
+            "export",
+            "digits",
+            str(b),
+            "--train-per-class",
+            "5",
+            "--val-per-class",
+            "3",
+            "--seed",
+            "1",
+        ]
+    )
     files_a = sorted(p.relative_to(a) for p in a.rglob("*.png"))
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*.png"))
     assert len(list((a / "train" / "7").glob("*.png"))) == 5

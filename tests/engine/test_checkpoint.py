@@ -23,9 +23,16 @@ def run(tiny_data, tmp_path):
 
 
 def test_run_directory_has_everything(run):
-    for name in ("config.yaml", "metrics.csv", "curves.png", "confusion_matrix.png",
-                 "checkpoints/best.safetensors", "checkpoints/best.json",
-                 "checkpoints/last.safetensors", "checkpoints/last.json"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "confusion_matrix.png",
+        "checkpoints/best.safetensors",
+        "checkpoints/best.json",
+        "checkpoints/last.safetensors",
+        "checkpoints/last.json",
+    ):
         assert (run / name).is_file(), name
     meta = read_meta(run / "checkpoints" / "best.safetensors")
     assert meta["classes"] == ["blue", "green", "red"]
@@ -118,4 +125,6 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_pat
         fit(tiny_data, cfg)
     last = tmp_path / "runs" / "train" / "nan" / "checkpoints" / "last.safetensors"
     assert read_meta(last)["epoch"] == 1
-    assert all(torch.isfinite(t).all() for t in read_tensors(last).values() if t.is_floating_point())
+    assert all(
+        torch.isfinite(t).all() for t in read_tensors(last).values() if t.is_floating_point()
+    )

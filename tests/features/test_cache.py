@@ -31,8 +31,16 @@ def _features(cache, bb, data, tf, split="train"):
     samples = getattr(data, split)
     import torch
 
-    return cache.features(bb.body, fingerprint(bb.body), samples, data.dataset(split, tf), tf,
-                          torch.device("cpu"), None, progress=False)
+    return cache.features(
+        bb.body,
+        fingerprint(bb.body),
+        samples,
+        data.dataset(split, tf),
+        tf,
+        torch.device("cpu"),
+        None,
+        progress=False,
+    )
 
 
 def test_cache_is_invalidated_by_weights_transform_and_files(tiny_data, tmp_path):
@@ -60,6 +68,7 @@ def test_cache_is_invalidated_by_weights_transform_and_files(tiny_data, tmp_path
     assert cache.misses == 4
     assert not np.allclose(a[0], b[0]) and np.allclose(a[1:], b[1:], atol=1e-5)
     # cached features equal freshly extracted ones
-    fresh = extract_features(bb.body, data.dataset("train", tf), __import__("torch").device("cpu"),
-                             None, progress=False)
+    fresh = extract_features(
+        bb.body, data.dataset("train", tf), __import__("torch").device("cpu"), None, progress=False
+    )
     assert np.allclose(b, fresh, atol=1e-5)

