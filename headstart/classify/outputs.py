@@ -86,19 +86,57 @@ class RunWriter:
     def finish(self, loop: Loop) -> None:
         from headstart.report.plots import plot_confusion, plot_curves
 
-        classes = self.trainer.data.classes
+        t = self.trainer
+        classes = t.data.classes
         plot_curves(self.run_dir / "curves.png", self.history_rows)
         res = self.best_result or (loop.history[-1] if loop.history else None)
         summary: dict[str, Any] = {"best": self.best, "epochs": len(self.history_rows)}
+        cm = None
         if res is not None and len(res.val_true):
             cm = confusion(res.val_true, res.val_pred, len(classes))
             plot_confusion(self.run_dir / "confusion_matrix.png", cm, classes)
             summary["per_class"] = per_class_table(res.val_true, res.val_pred, classes)
             summary["confusion_matrix"] = cm.tolist()
         write_json_atomic(self.run_dir / "summary.json", summary)
+        self._report(res, cm, summary.get("per_class", []))
         best = self.best
         if best and not math.isnan(best.get("val_acc", math.nan)):
             print(
                 f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
                 f"macro-F1 {best['val_f1']:.4f}  -> {self.run_dir}"
             )
+            print(f"report: {self.run_dir / 'report.html'}")
+
+    def _report(self, res: EpochResult | None, cm: Any, per_class: list[dict]) -> None:
+        from headstart.classify.fit import versions
+        from headstart.data.profile import profile
+        from headstart.report.train_report import write_train_report
+
+        t = self.trainer
+        best = self.best
+        lead = (
+            f"{t.plan.strategy} on {t.data.root or 'the data'} with {t.backbone.name} "
+            f"({t.backbone.weights_source}). Best epoch {best.get('epoch', '-')}: val accuracy "
+            f"{best.get('val_acc', float('nan')):.4f}, macro-F1 {best.get('val_f1', float('nan')):.4f}."
+        )
+        env = {
+            **versions(),
+            "device": str(t.device),
+            "precision": precision_name(t.dtype),
+            "threads": __import__("torch").get_num_threads(),
+        }
+        write_train_report(
+            self.run_dir,
+            title=f"headstart run {self.run_dir.name}",
+            lead=lead,
+            plan_table=t.plan.table(),
+            data_profile=profile(t.data),
+            rows=self.history_rows,
+            per_class=per_class,
+            cm=cm,
+            classes=t.data.classes,
+            val_paths=[str(s.path) for s in t.data.val],
+            val_true=res.val_true if res is not None else None,
+            val_prob=res.val_prob if res is not None else None,
+            environment=env,
+        )

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from headstart.io import write_atomic  # noqa: E402
@@ -31,6 +32,7 @@ def plot_curves(path: Path, rows: Sequence[dict]) -> Path:
     ax1.set(title="loss", xlabel="epoch")
     ax2.set(title="accuracy", xlabel="epoch", ylim=(0, 1.01))
     for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
