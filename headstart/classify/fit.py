@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from headstart.engine.checkpoint import (
     read_tensors,
     save_checkpoint,
 )
-from headstart.engine.loop import EpochResult, Loop, LoopConfig
+from headstart.engine.loop import Callback, EpochResult, Loop, LoopConfig
 from headstart.engine.precision import channels_last, resolve_device, resolve_precision
 from headstart.engine.rundir import new_run_dir, write_csv_atomic
 from headstart.errors import HeadstartError
@@ -42,6 +43,8 @@ class FitResult:
     classes: tuple[str, ...]
     cache: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    trainable_params: int = 0  # at the last epoch
+    total_params: int = 0
 
     @property
     def final(self) -> EpochResult:
@@ -81,6 +84,7 @@ def fit(
     data: ImageData | str | Path | None = None,
     config: TrainConfig | None = None,
     resume: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
     **overrides: Any,
 ) -> FitResult:
     """Train an image classifier and write a run directory.
@@ -98,10 +102,21 @@ def fit(
             raise HeadstartError("no data given: pass a data folder")
         data = ImageData.from_folder(cfg.data, cfg.val_fraction, cfg.seed, cfg.classes)
     name = cfg.name or f"{Path(cfg.data or 'data').name}-{cfg.strategy.replace(':', '')}"
+    if cfg.strategy == "auto":
+        cfg = _resolve_auto(cfg, data)
     trainer = _Trainer(cfg, data)
     trainer.prepare()
     run_dir = new_run_dir(cfg.out, "train", name)
-    return trainer.run(run_dir)
+    return trainer.run(run_dir, callbacks=callbacks)
+
+
+def _resolve_auto(cfg: TrainConfig, data: ImageData) -> TrainConfig:
+    """``--strategy auto``: the recommended strategy and settings (the given epochs are kept)."""
+    from headstart.recommend import recommend
+
+    rec = recommend(data, backbone=cfg.backbone, weights=cfg.weights, epochs=cfg.epochs, config=cfg)
+    print(f"auto: {rec.strategy}. " + " ".join(rec.reasons))
+    return dataclasses.replace(cfg, strategy=rec.strategy, **rec.overrides)
 
 
 def _resume(run_dir: Path, progress: bool) -> FitResult:
@@ -207,7 +222,9 @@ class _Trainer:
             label_smoothing=self.cfg.label_smoothing,
         )
 
-    def run(self, run_dir: Path, resume_state: dict | None = None) -> FitResult:
+    def run(
+        self, run_dir: Path, resume_state: dict | None = None, callbacks: Sequence[Callback] = ()
+    ) -> FitResult:
         import time
 
         from headstart.classify.outputs import RunWriter
@@ -243,7 +260,7 @@ class _Trainer:
                 patience=cfg.patience,
                 progress=cfg.progress,
             ),
-            callbacks=[writer],
+            callbacks=[writer, *callbacks],
         )
         loop.history = writer.previous_history()
         start_epoch = resume_state["epoch"] if resume_state else 0
@@ -263,6 +280,8 @@ class _Trainer:
             self.data.classes,
             self.cache.info(),
             time.perf_counter() - start,
+            trainable_params=sum(g.n_params for g in self.plan.trainable(len(loop.history) - 1)),
+            total_params=count_params(self.model),
         )
 
     def checkpoint_meta(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``headstart demo``: export a Fashion-MNIST subset and adapt the packaged EfficientNet-Lite0."""
+"""``headstart demo``: the transfer gap on a Fashion-MNIST subset with the packaged EfficientNet-Lite0."""
 
 from __future__ import annotations
 
@@ -8,37 +8,34 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("demo", help="the main job on real data with the packaged weights")
+    d = sub.add_parser("demo", help="the main job: compare every strategy on real data, offline")
     d.add_argument("--data", default="data/fmnist-demo", help="where to export the data")
     d.add_argument("--out", default="runs", help="folder for run directories")
-    d.add_argument("--per-class", type=int, default=100, help="train and val images per class")
+    d.add_argument("--train-per-class", type=int, default=50)
+    d.add_argument("--val-per-class", type=int, default=50)
     d.add_argument("--epochs", type=int, default=5)
     d.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from headstart.classify.fit import fit
+    from headstart.compare import compare
+    from headstart.compare.report import explain, text_table
     from headstart.data.export import export_dataset
 
+    start = time.perf_counter()
     data = Path(args.data)
-    if not (data / "train").is_dir():
-        export_dataset("fashion-mnist", data, args.per_class, args.per_class, seed=0, force=True)
-    rows = []
-    for strategy in ("feature-extraction", "progressive"):
-        start = time.perf_counter()
-        result = fit(
-            data, strategy=strategy, epochs=args.epochs, out=args.out, name=f"demo-{strategy}"
-        )
-        rows.append(
-            (
-                strategy,
-                result.final.val_acc,
-                result.best["val_acc"],
-                time.perf_counter() - start,
-                result.run_dir,
-            )
-        )
-    print("\nstrategy             final val acc   best val acc   wall time   run")
-    for s, final, best, secs, run in rows:
-        print(f"{s:<20} {final:>13.4f} {best:>14.4f} {secs:>9.1f}s   {run}")
+    marker = data / ".headstart-export"
+    wanted = f"fashion-mnist {args.train_per_class} {args.val_per_class} 0"
+    if not marker.is_file() or marker.read_text() != wanted:
+        export_dataset("fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True)
+        marker.write_text(wanted)
+    print(f"data: {data} (Fashion-MNIST, {args.train_per_class} train / {args.val_per_class} val "
+          "images per class, seed 0)")
+    result = compare(data, epochs=args.epochs, out=args.out, name="demo", progress=False)
+    print("\nThe transfer gap on Fashion-MNIST with EfficientNet-Lite0 (ImageNet weights):\n")
+    print(text_table(result) + "\n")
+    for line in explain(result):
+        print(f"- {line}")
+    print(f"\nreport: {result.run_dir / 'report.html'}")
+    print(f"demo finished in {time.perf_counter() - start:.0f}s")
     return 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from headstart.errors import HeadstartError
 
-COMMAND_MODULES = ("train", "catalog", "demo", "text", "adapt")
+COMMAND_MODULES = ("train", "compare", "catalog", "demo", "text", "adapt", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from headstart.config import TrainConfig
 TRAIN_HELP = {
     "backbone": "timm model name or torchvision:NAME",
     "weights": "pretrained, random, or a local .safetensors/.pth file",
-    "strategy": "feature-extraction | linear-probe | partial[:N] | full | progressive[:N] | scratch",
+    "strategy": "feature-extraction | linear-probe | partial[:N] | full | progressive[:N] | scratch | auto",
     "epochs": "training epochs",
     "batch_size": "images per batch",
     "lr": "LR of the backbone's top layer group (lower groups get less); default 5e-4, scratch 3e-3",

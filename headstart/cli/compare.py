@@ -1,0 +1,68 @@
+"""``headstart compare`` and ``headstart recommend``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from headstart.cli.common import add_dataclass_options, build_config
+from headstart.cli.train import TRAIN_HELP
+from headstart.config import TrainConfig
+
+SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "resume")}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser(
+        "compare", help="train every strategy with matched budgets: the transfer gap",
+        description="Train scratch, feature extraction, partial, full, progressive and auto on the "
+        "same data with the same epochs and seeds; print the table and write report.html.")
+    c.add_argument("data", help="folder with train/ and val/ (or class folders)")
+    c.add_argument("--strategies", default="scratch,feature-extraction,partial,full,progressive,auto",
+                   help="comma-separated subset (default: all six)")
+    c.add_argument("--seeds", default="0", help="comma-separated seeds; 0,1,2 gives mean ± std")
+    c.add_argument("--budget", type=float, help="wall-time cap per strategy run, in seconds")
+    c.add_argument("--config", help="YAML file of training options; flags override it")
+    c.add_argument("--name", help="name of the compare run directory")
+    add_dataclass_options(c, TrainConfig, SHARED)
+    c.set_defaults(func=run_compare)
+
+    r = sub.add_parser("recommend", help="measure the data and propose a strategy with reasons")
+    r.add_argument("data", help="folder with train/ and val/ (or class folders)")
+    r.add_argument("--backbone", default="tf_efficientnet_lite0")
+    r.add_argument("--weights", default="pretrained")
+    r.add_argument("--epochs", type=int, help="fix the number of epochs")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.set_defaults(func=run_recommend)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from headstart.compare import compare
+    from headstart.compare.report import explain, text_table
+
+    cfg = build_config(TrainConfig, args, data=args.data)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    result = compare(args.data, strategies, seeds, args.budget, cfg, name=args.name)
+    print("\n" + text_table(result) + "\n")
+    for line in explain(result):
+        print(f"- {line}")
+    print(f"\nreport: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from headstart.recommend import recommend
+
+    rec = recommend(args.data, backbone=args.backbone, weights=args.weights, epochs=args.epochs)
+    if args.json:
+        print(json.dumps(rec.to_dict(), indent=2))
+        return 0
+    print(f"strategy: {rec.strategy}  (epochs {rec.epochs})")
+    for reason in rec.reasons:
+        print(f"  because {reason}")
+    print("measurements:")
+    for k, v in rec.measurements.items():
+        print(f"  {k}: {v}")
+    print(f"run it: {rec.command(args.data)}")
+    return 0
