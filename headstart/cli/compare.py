@@ -14,12 +14,17 @@ SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "
 
 def register(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser(
-        "compare", help="train every strategy with matched budgets: the transfer gap",
+        "compare",
+        help="train every strategy with matched budgets: the transfer gap",
         description="Train scratch, feature extraction, partial, full, progressive and auto on the "
-        "same data with the same epochs and seeds; print the table and write report.html.")
+        "same data with the same epochs and seeds; print the table and write report.html.",
+    )
     c.add_argument("data", help="folder with train/ and val/ (or class folders)")
-    c.add_argument("--strategies", default="scratch,feature-extraction,partial,full,progressive,auto",
-                   help="comma-separated subset (default: all six)")
+    c.add_argument(
+        "--strategies",
+        default="scratch,feature-extraction,partial,full,progressive,auto",
+        help="comma-separated subset (default: all six)",
+    )
     c.add_argument("--seeds", default="0", help="comma-separated seeds; 0,1,2 gives mean ± std")
     c.add_argument("--budget", type=float, help="wall-time cap per strategy run, in seconds")
     c.add_argument("--config", help="YAML file of training options; flags override it")

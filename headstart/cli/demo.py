@@ -27,10 +27,14 @@ def run_demo(args: argparse.Namespace) -> int:
     marker = data / ".headstart-export"
     wanted = f"fashion-mnist {args.train_per_class} {args.val_per_class} 0"
     if not marker.is_file() or marker.read_text() != wanted:
-        export_dataset("fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True)
+        export_dataset(
+            "fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True
+        )
         marker.write_text(wanted)
-    print(f"data: {data} (Fashion-MNIST, {args.train_per_class} train / {args.val_per_class} val "
-          "images per class, seed 0)")
+    print(
+        f"data: {data} (Fashion-MNIST, {args.train_per_class} train / {args.val_per_class} val "
+        "images per class, seed 0)"
+    )
     result = compare(data, epochs=args.epochs, out=args.out, name="demo", progress=False)
     print("\nThe transfer gap on Fashion-MNIST with EfficientNet-Lite0 (ImageNet weights):\n")
     print(text_table(result) + "\n")

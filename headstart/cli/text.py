@@ -20,7 +20,7 @@ TEXT_HELP = {
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
     "lr": "LR of the encoder (full) or the adapter; default per strategy: frozen -, full 5e-5, "
           "lora 2e-3, ia3 1e-2, prompt 3e-2, prefix 1e-2",
-    "head_lr": "LR of the new head; default 1e-2 for frozen, 2e-3 for adapters, 1e-3 for full",
+    "head_lr": "LR of the new head; default 3e-3 for frozen, 2e-3 for adapters, 1e-3 for full",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",

@@ -23,15 +23,18 @@ def display_rows(result: CompareResult) -> list[dict[str, str]]:
     for r in result.rows:
         name = r["strategy"] + (f" ({r['resolved']})" if r["resolved"] != r["strategy"] else "")
         share = 100 * r["trainable_params"] / max(1, r["total_params"])
-        out.append({
-            "strategy": name,
-            "val acc": _pm(r["val_acc"], r["val_acc_std"], r["seeds"]),
-            "macro-F1": _pm(r["macro_f1"], r["macro_f1_std"], r["seeds"]),
-            "trainable params": f"{r['trainable_params']:,} ({share:.1f}%)",
-            "wall time": f"{r['wall_s']:.1f}s" + (f" ± {r['wall_s_std']:.1f}" if r["seeds"] > 1 else ""),
-            "train img/s": f"{r['train_images_per_s']:.0f}",
-            "_key": r["strategy"],
-        })
+        out.append(
+            {
+                "strategy": name,
+                "val acc": _pm(r["val_acc"], r["val_acc_std"], r["seeds"]),
+                "macro-F1": _pm(r["macro_f1"], r["macro_f1_std"], r["seeds"]),
+                "trainable params": f"{r['trainable_params']:,} ({share:.1f}%)",
+                "wall time": f"{r['wall_s']:.1f}s"
+                + (f" ± {r['wall_s_std']:.1f}" if r["seeds"] > 1 else ""),
+                "train img/s": f"{r['train_images_per_s']:.0f}",
+                "_key": r["strategy"],
+            }
+        )
     return out
 
 
@@ -74,18 +77,23 @@ def explain(result: CompareResult) -> list[str]:
             f"Feature extraction trains {fe['trainable_params']:,} parameters and reaches "
             f"{fe['val_acc']:.4f} in {fe['wall_s']:.0f}s: how far frozen pretrained features separate "
             f"these classes. Fine-tuning ({best_t['strategy']}) "
-            + (f"gains {diff:.1f} points by adapting the backbone to these images, at "
-               f"{best_t['wall_s'] / max(fe['wall_s'], 1e-9):.0f}x the wall time."
-               if diff > 0 else
-               f"does not gain over it ({diff:+.1f} points): with this little data per class or "
-               "these few epochs, adapting the backbone does not pay.")
+            + (
+                f"gains {diff:.1f} points by adapting the backbone to these images, at "
+                f"{best_t['wall_s'] / max(fe['wall_s'], 1e-9):.0f}x the wall time."
+                if diff > 0
+                else f"does not gain over it ({diff:+.1f} points): with this little data per class or "
+                "these few epochs, adapting the backbone does not pay."
+            )
         )
     lines.append(
         "What transfer learning predicts: scratch lowest on small data; feature extraction close to "
         "fine-tuning when the target resembles the pretraining data; partial, progressive and full "
         "fine-tuning pulling ahead as the domain shift and the data per class grow. "
-        + ("This run shows that order." if _order_holds(result) else
-           "This run departs from it where noted above.")
+        + (
+            "This run shows that order."
+            if _order_holds(result)
+            else "This run departs from it where noted above."
+        )
     )
     if result.recommendation:
         rec = result.recommendation
@@ -100,10 +108,14 @@ def _why_not(r: dict[str, Any], result: CompareResult) -> str:
     if r["seeds"] > 1 and r["val_acc_std"] > 0.02:
         return "the seeds disagree by more than the difference; run more seeds or epochs."
     if r["resolved"] == "feature-extraction":
-        return ("the frozen features of these weights do not separate these classes (weights "
-                "not pretrained, or a domain far from the pretraining data); fine-tune instead.")
-    return ("with these learning rates and epochs it did not adapt well; try a lower --lr for "
-            "the backbone, more epochs, or fewer unfrozen groups.")
+        return (
+            "the frozen features of these weights do not separate these classes (weights "
+            "not pretrained, or a domain far from the pretraining data); fine-tune instead."
+        )
+    return (
+        "with these learning rates and epochs it did not adapt well; try a lower --lr for "
+        "the backbone, more epochs, or fewer unfrozen groups."
+    )
 
 
 def _order_holds(result: CompareResult) -> bool:
@@ -124,23 +136,51 @@ def write_compare_report(result: CompareResult) -> None:
         c = r["curves"][0]
         series_epoch[r["strategy"]] = (list(range(1, len(c["val_acc"]) + 1)), c["val_acc"])
         series_time[r["strategy"]] = (c["elapsed_s"], c["val_acc"])
-    acc_png = plot_lines(d / "val_accuracy.png", series_epoch, "validation accuracy per epoch",
-                         "epoch", "val accuracy")
-    time_png = plot_lines(d / "accuracy_vs_time.png", series_time, "accuracy against wall time",
-                          "seconds", "val accuracy")
+    acc_png = plot_lines(
+        d / "val_accuracy.png",
+        series_epoch,
+        "validation accuracy per epoch",
+        "epoch",
+        "val accuracy",
+    )
+    time_png = plot_lines(
+        d / "accuracy_vs_time.png",
+        series_time,
+        "accuracy against wall time",
+        "seconds",
+        "val accuracy",
+    )
     lines = explain(result)
-    write_json_atomic(d / "results.json", {"rows": result.rows, "winner": result.winner["strategy"],
-                                           "transfer_gap": result.transfer_gap(),
-                                           "recommendation": result.recommendation,
-                                           "config": result.config, "explanation": lines})
+    write_json_atomic(
+        d / "results.json",
+        {
+            "rows": result.rows,
+            "winner": result.winner["strategy"],
+            "transfer_gap": result.transfer_gap(),
+            "recommendation": result.recommendation,
+            "config": result.config,
+            "explanation": lines,
+        },
+    )
     rows = display_rows(result)
-    md = ["# headstart compare", "", markdown_table(rows, COLUMNS), "", *[f"- {x}" for x in lines],
-          "", "![validation accuracy](val_accuracy.png)", "", "![accuracy vs time](accuracy_vs_time.png)"]
+    md = [
+        "# headstart compare",
+        "",
+        markdown_table(rows, COLUMNS),
+        "",
+        *[f"- {x}" for x in lines],
+        "",
+        "![validation accuracy](val_accuracy.png)",
+        "",
+        "![accuracy vs time](accuracy_vs_time.png)",
+    ]
     write_text_atomic(d / "report.md", "\n".join(md) + "\n")
     win = result.winner["strategy"]
     cfg = result.config
-    lead = (f"{esc(cfg['data'])} with {esc(cfg['backbone'])}: {len(result.rows)} strategies, "
-            f"{cfg['epochs']} epochs, seeds {esc(cfg['seeds'])}, batch {cfg['batch_size']}.")
+    lead = (
+        f"{esc(cfg['data'])} with {esc(cfg['backbone'])}: {len(result.rows)} strategies, "
+        f"{cfg['epochs']} epochs, seeds {esc(cfg['seeds'])}, batch {cfg['batch_size']}."
+    )
     sections = [
         ("Transfer gap", table(rows, COLUMNS, highlight=lambda r: r["_key"] == win)),
         ("Why", "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"),
@@ -148,9 +188,15 @@ def write_compare_report(result: CompareResult) -> None:
         ("Accuracy against wall time", inline_png(time_png, "accuracy against wall time")),
     ]
     if result.recommendation:
-        sections.append(("Recommendation (auto)", f"<pre>{esc(_rec_text(result.recommendation))}</pre>"))
-    runs = "".join(f"<li>{esc(r['strategy'])}: {esc(', '.join(r['runs']))}</li>" for r in result.rows)
-    sections.append(("Runs", f"<p class='note'>Each run has its own report.html.</p><ul>{runs}</ul>"))
+        sections.append(
+            ("Recommendation (auto)", f"<pre>{esc(_rec_text(result.recommendation))}</pre>")
+        )
+    runs = "".join(
+        f"<li>{esc(r['strategy'])}: {esc(', '.join(r['runs']))}</li>" for r in result.rows
+    )
+    sections.append(
+        ("Runs", f"<p class='note'>Each run has its own report.html.</p><ul>{runs}</ul>")
+    )
     write_page(d / "report.html", "headstart compare: the transfer gap", lead, sections)
 
 

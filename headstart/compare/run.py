@@ -55,13 +55,17 @@ class StrategyResult:
             "total_params": self.runs[0].total_params,
             "wall_s": secs[0],
             "wall_s_std": secs[1],
-            "train_images_per_s": statistics.fmean(i / max(t, 1e-9) for i, t in zip(images, train_s)),
+            "train_images_per_s": statistics.fmean(
+                i / max(t, 1e-9) for i, t in zip(images, train_s)
+            ),
             "epochs": statistics.fmean(len(r.history) for r in self.runs),
             "seeds": len(self.runs),
             "reused_from": self.reused_from,
             "curves": [
-                {"val_acc": [e.val_acc for e in r.history],
-                 "elapsed_s": _cumsum([e.seconds for e in r.history])}
+                {
+                    "val_acc": [e.val_acc for e in r.history],
+                    "elapsed_s": _cumsum([e.seconds for e in r.history]),
+                }
                 for r in self.runs
             ],
             "runs": [str(r.run_dir) for r in self.runs],
@@ -139,8 +143,13 @@ def compare(
         if s == "auto":
             from headstart.recommend import recommend
 
-            rec = recommend(base.data, backbone=base.backbone, weights=base.weights,
-                            epochs=base.epochs, config=base)
+            rec = recommend(
+                base.data,
+                backbone=base.backbone,
+                weights=base.weights,
+                epochs=base.epochs,
+                config=base,
+            )
             recommendation = rec.to_dict()
             plans[s] = (rec.strategy, rec.overrides)
         else:
@@ -148,26 +157,46 @@ def compare(
     results: list[StrategyResult] = []
     for i, s in enumerate(strategies, 1):
         resolved, extra = plans[s]
-        same = next((r for r in results if r.resolved == resolved and not plans[r.strategy][1]
-                     and not extra), None)
+        same = next(
+            (
+                r
+                for r in results
+                if r.resolved == resolved and not plans[r.strategy][1] and not extra
+            ),
+            None,
+        )
         if same is not None:  # auto chose exactly another row's plan: that run is its run
             results.append(StrategyResult(s, resolved, same.runs, reused_from=same.strategy))
-            print(f"[{i}/{len(strategies)}] {s} = {resolved}: the same plan as the {same.strategy} row")
+            print(
+                f"[{i}/{len(strategies)}] {s} = {resolved}: the same plan as the {same.strategy} row"
+            )
             continue
         res = StrategyResult(s, resolved)
         for seed in seeds:
-            print(f"\n[{i}/{len(strategies)}] {s}" + (f" ({resolved})" if resolved != s else "")
-                  + f", seed {seed}")
+            print(
+                f"\n[{i}/{len(strategies)}] {s}"
+                + (f" ({resolved})" if resolved != s else "")
+                + f", seed {seed}"
+            )
             with tempfile.TemporaryDirectory(prefix="headstart-compare-") as cold_cache:
-                cfg = dataclasses.replace(base, strategy=resolved, seed=seed, cache_dir=cold_cache,
-                                          out=str(run_dir / "runs"), name=f"{s}-seed{seed}",
-                                          **extra)
+                cfg = dataclasses.replace(
+                    base,
+                    strategy=resolved,
+                    seed=seed,
+                    cache_dir=cold_cache,
+                    out=str(run_dir / "runs"),
+                    name=f"{s}-seed{seed}",
+                    **extra,
+                )
                 res.runs.append(fit(config=cfg, callbacks=[Budget(budget)]))
         results.append(res)
     rows = [r.summary() for r in results]
-    result = CompareResult(run_dir, rows, recommendation,
-                           {**base.to_dict(), "strategies": strategies, "seeds": list(seeds),
-                            "budget_s": budget})
+    result = CompareResult(
+        run_dir,
+        rows,
+        recommendation,
+        {**base.to_dict(), "strategies": strategies, "seeds": list(seeds), "budget_s": budget},
+    )
     from headstart.compare.report import write_compare_report
 
     write_compare_report(result)

@@ -16,9 +16,8 @@ from headstart.data.classmap import ClassMap
 from headstart.data.images import check_image, open_image
 from headstart.data.sources import (
     Sample,
-    find_splits,
+    read_folder_splits,
     read_manifest,
-    scan_class_folders,
     stratified_split,
 )
 from headstart.errors import DataError
@@ -56,19 +55,7 @@ class ImageData:
 
         ``classes`` fixes the class map (e.g. a checkpoint's) or selects a subset of classes.
         """
-        root = Path(root)
-        splits = find_splits(root)
-        if "train" in splits:
-            train = scan_class_folders(splits["train"])
-            val = scan_class_folders(splits["val"]) if "val" in splits else []
-            if not val:
-                train, val = stratified_split(train, val_fraction, seed)
-            test = scan_class_folders(splits["test"]) if "test" in splits else []
-        elif splits:
-            raise DataError(f"{root} has {'/'.join(splits)}/ but no train/ folder")
-        else:
-            train, val = stratified_split(scan_class_folders(root), val_fraction, seed)
-            test = []
+        train, val, test = read_folder_splits(Path(root), val_fraction, seed)
         return cls.build(train, val, test, classes=classes, root=str(root))
 
     @classmethod

@@ -61,6 +61,25 @@ def find_splits(root: Path) -> dict[str, Path]:
     return found
 
 
+def read_folder_splits(
+    root: Path, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """(train, val, test) samples of ``root/{train,val,test}/<class>/*``, or of ``root/<class>/*``
+    split by a seeded stratified ``val_fraction``; no class map is imposed yet."""
+    splits = find_splits(root)
+    if "train" in splits:
+        train = scan_class_folders(splits["train"])
+        val = scan_class_folders(splits["val"]) if "val" in splits else []
+        if not val:
+            train, val = stratified_split(train, val_fraction, seed)
+        test = scan_class_folders(splits["test"]) if "test" in splits else []
+        return train, val, test
+    if splits:
+        raise DataError(f"{root} has {'/'.join(splits)}/ but no train/ folder")
+    train, val = stratified_split(scan_class_folders(root), val_fraction, seed)
+    return train, val, []
+
+
 def stratified_split(
     samples: list[Sample], fraction: float, seed: int
 ) -> tuple[list[Sample], list[Sample]]:

@@ -34,24 +34,54 @@ def train_transform(data_config: dict[str, Any], augment: str = "standard") -> T
 
 
 def is_deterministic(transform: Any) -> bool:
-    """True when ``transform`` has no random step (so its output can be cached)."""
-    steps = getattr(transform, "transforms", [transform])
-    random_kinds = (
-        T.RandomResizedCrop,
-        T.RandomHorizontalFlip,
-        T.RandomVerticalFlip,
-        T.RandomCrop,
-        T.RandomRotation,
-        T.RandomAffine,
-        T.ColorJitter,
-        T.RandomApply,
-        T.RandomChoice,
-        T.RandomErasing,
-        T.AutoAugment,
-        T.RandAugment,
-        T.TrivialAugmentWide,
-    )
-    return not any(isinstance(s, random_kinds) or "Random" in type(s).__name__ for s in steps)
+    """True when ``transform`` has no random step (so its output can be cached).
+
+    Looks inside nested containers (``Compose``, ``RandomApply``, torchvision v2) and knows
+    torchvision's and timm's random transforms, including the ones whose name does not say
+    so (``ColorJitter``, ``GaussianBlur`` with a sigma range, ``AutoAugment``, ...).
+    """
+    return not random_steps(transform)
+
+
+def random_steps(transform: Any) -> list[str]:
+    """Names of the random steps of ``transform`` (``["RandomResizedCrop", ...]``)."""
+    return [type(s).__name__ for s in transform_steps(transform) if _is_random(s)]
+
+
+def transform_steps(transform: Any) -> list[Any]:
+    """``transform`` and every step nested inside it, depth first."""
+    steps = [transform]
+    for inner in getattr(transform, "transforms", None) or []:
+        steps.extend(transform_steps(inner))
+    return steps
+
+
+_RANDOM_NAMES = {
+    "AutoAugment",
+    "RandAugment",
+    "TrivialAugmentWide",
+    "AugMix",
+    "ElasticTransform",
+    "GaussianNoise",
+    "ScaleJitter",
+    "MixUp",
+    "CutMix",
+}
+
+
+def _is_random(step: Any) -> bool:
+    name = type(step).__name__
+    if "Random" in name or name in _RANDOM_NAMES:
+        return True
+    if name == "ColorJitter":  # timm adds ColorJitter(None, ...) as a no-op
+        jitter = ("brightness", "contrast", "saturation", "hue")
+        return any(getattr(step, k, None) is not None for k in jitter)
+    if name == "GaussianBlur":  # sigma is drawn from [min, max] on every call
+        sigma = list(getattr(step, "sigma", [0.0, 0.0]))
+        return len(sigma) == 2 and sigma[0] != sigma[1]
+    if name == "ResizeKeepRatio":  # timm: random scale / aspect with these probabilities
+        return bool(getattr(step, "random_scale_prob", 0) or getattr(step, "random_aspect_prob", 0))
+    return False
 
 
 def _cfg(data_config: dict[str, Any]) -> dict[str, Any]:

@@ -52,9 +52,13 @@ class Recommendation:
         return f"headstart train {data} --strategy {self.strategy} --epochs {self.epochs} {opts}".strip()
 
 
-def recommend(data: str | Path | ImageData, backbone: str = "tf_efficientnet_lite0",
-              weights: str = "pretrained", epochs: int | None = None,
-              config: TrainConfig | None = None) -> Recommendation:
+def recommend(
+    data: str | Path | ImageData,
+    backbone: str = "tf_efficientnet_lite0",
+    weights: str = "pretrained",
+    epochs: int | None = None,
+    config: TrainConfig | None = None,
+) -> Recommendation:
     """Measure ``data`` against ``backbone`` and propose a strategy, depth, LRs and epochs.
 
     >>> rec = recommend("data/fmnist")
@@ -75,46 +79,62 @@ def recommend(data: str | Path | ImageData, backbone: str = "tf_efficientnet_lit
         "image_size": f"{prof['image_width']['median']:.0f}x{prof['image_height']['median']:.0f}",
         "linear_probe_val_acc": round(probe["val_acc"], 4),
         "linear_probe_train_acc": round(probe["train_acc"], 4),
-        "bn_shift_by_group": {s["group"]: None if s["shift"] is None else round(s["shift"], 3) for s in shifts},
+        "bn_shift_by_group": {
+            s["group"]: None if s["shift"] is None else round(s["shift"], 3) for s in shifts
+        },
     }
     known = [s["shift"] for s in shifts if s["shift"] is not None]
     low = float(np.mean(known[: len(known) // 2])) if known else 0.0
-    top = float(np.mean(known[len(known) // 2:])) if known else 0.0
-    shift_words = (f"batch-norm statistics shift by {low:.2f} (lower half of the network) and "
-                   f"{top:.2f} (upper half) pretrained standard deviations on these images")
+    top = float(np.mean(known[len(known) // 2 :])) if known else 0.0
+    shift_words = (
+        f"batch-norm statistics shift by {low:.2f} (lower half of the network) and "
+        f"{top:.2f} (upper half) pretrained standard deviations on these images"
+    )
     reasons: list[str] = []
     overrides: dict[str, Any] = {}
     if per_class < MIN_PER_CLASS_TO_TUNE:
         strategy = "feature-extraction"
-        reasons.append(f"only {per_class:.0f} images per class: too few to fine-tune the backbone "
-                       "without overfitting; train only a new head on frozen features.")
+        reasons.append(
+            f"only {per_class:.0f} images per class: too few to fine-tune the backbone "
+            "without overfitting; train only a new head on frozen features."
+        )
         n_epochs = epochs or 10
     elif probe["val_acc"] >= PROBE_ENOUGH:
         strategy = "feature-extraction"
-        reasons.append(f"a linear probe on frozen features already reaches {probe['val_acc']:.3f} "
-                       f"(>= {PROBE_ENOUGH}): the pretrained features separate these classes, so "
-                       "fine-tuning has little to gain for many times the cost.")
+        reasons.append(
+            f"a linear probe on frozen features already reaches {probe['val_acc']:.3f} "
+            f"(>= {PROBE_ENOUGH}): the pretrained features separate these classes, so "
+            "fine-tuning has little to gain for many times the cost."
+        )
         n_epochs = epochs or 10
     elif per_class >= MANY_PER_CLASS and low >= LARGE_SHIFT:
         strategy = "full"
-        reasons.append(f"{per_class:.0f} images per class and a large shift in the lower layers "
-                       f"({shift_words}): enough data to re-learn every layer, with layer-wise "
-                       "decayed learning rates to keep the pretrained start.")
+        reasons.append(
+            f"{per_class:.0f} images per class and a large shift in the lower layers "
+            f"({shift_words}): enough data to re-learn every layer, with layer-wise "
+            "decayed learning rates to keep the pretrained start."
+        )
         n_epochs = epochs or 10
     else:
         strategy = "progressive"
-        reasons.append(f"a linear probe on frozen features reaches {probe['val_acc']:.3f}: the "
-                       f"pretrained features help but do not suffice, and {shift_words}, so the "
-                       "backbone should adapt.")
-        reasons.append(f"with {per_class:.0f} images per class, unfreeze gradually from the top: "
-                       "the head first on cached features (almost free), then one more layer group "
-                       "per epoch at layer-wise decayed learning rates, keeping pretrained "
-                       "batch-norm statistics; the lower, generic layers move least.")
+        reasons.append(
+            f"a linear probe on frozen features reaches {probe['val_acc']:.3f}: the "
+            f"pretrained features help but do not suffice, and {shift_words}, so the "
+            "backbone should adapt."
+        )
+        reasons.append(
+            f"with {per_class:.0f} images per class, unfreeze gradually from the top: "
+            "the head first on cached features (almost free), then one more layer group "
+            "per epoch at layer-wise decayed learning rates, keeping pretrained "
+            "batch-norm statistics; the lower, generic layers move least."
+        )
         n_epochs = epochs or 6
     if prof["imbalance"] > 3:
         overrides["class_weights"] = True
-        reasons.append(f"classes are imbalanced ({prof['imbalance']:.1f}x): weight the loss by "
-                       "inverse class frequency.")
+        reasons.append(
+            f"classes are imbalanced ({prof['imbalance']:.1f}x): weight the loss by "
+            "inverse class frequency."
+        )
     lr, head_lr = dataclasses.replace(cfg, strategy=strategy).resolved_lrs()
     m["learning_rates"] = {"head": head_lr, "backbone_top": lr, "layer_decay": cfg.lr_decay}
     return Recommendation(strategy, overrides, n_epochs, reasons, m)
@@ -127,9 +147,23 @@ def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:
     cache = FeatureCache(Path(cfg.cache_dir) / "features" if cfg.cache_dir else None)
     wid = f"{bb.name}:{fingerprint(bb.body)}"
     feats = {
-        split: cache.features(bb.body, wid, getattr(data, split), data.dataset(split, tf), tf,
-                              device, dtype, progress=cfg.progress, desc=f"{split} features")
+        split: cache.features(
+            bb.body,
+            wid,
+            getattr(data, split),
+            data.dataset(split, tf),
+            tf,
+            device,
+            dtype,
+            progress=cfg.progress,
+            desc=f"{split} features",
+        )
         for split in ("train", "val")
     }
-    return linear_probe(feats["train"], np.array(data.labels("train")), feats["val"],
-                        np.array(data.labels("val")), cfg.seed)
+    return linear_probe(
+        feats["train"],
+        np.array(data.labels("train")),
+        feats["val"],
+        np.array(data.labels("val")),
+        cfg.seed,
+    )

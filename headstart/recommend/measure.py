@@ -23,7 +23,9 @@ from headstart.data.transforms import eval_transform
 
 
 @torch.no_grad()
-def bn_shift(backbone: Backbone, data: ImageData, n_images: int = 64, seed: int = 0) -> list[dict[str, Any]]:
+def bn_shift(
+    backbone: Backbone, data: ImageData, n_images: int = 64, seed: int = 0
+) -> list[dict[str, Any]]:
     """Mean |target mean - running mean| / running std over the BN channels of each layer group."""
     body = backbone.body.eval()
     owner = {p: g.name for g in backbone.groups for p in g.params}
@@ -31,7 +33,9 @@ def bn_shift(backbone: Backbone, data: ImageData, n_images: int = 64, seed: int 
     hooks = []
 
     def hook(name: str):
-        def fn(module: nn.modules.batchnorm._BatchNorm, inputs: tuple[torch.Tensor, ...], _: Any) -> None:
+        def fn(
+            module: nn.modules.batchnorm._BatchNorm, inputs: tuple[torch.Tensor, ...], _: Any
+        ) -> None:
             x = inputs[0].float()
             mu = x.mean(dim=(0, 2, 3)) if x.ndim == 4 else x.mean(dim=0)
             assert module.running_mean is not None and module.running_var is not None
@@ -57,15 +61,18 @@ def bn_shift(backbone: Backbone, data: ImageData, n_images: int = 64, seed: int 
     return [{"group": g, "shift": float(np.mean(v)) if v else None} for g, v in shifts.items()]
 
 
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray,
-                 val_y: np.ndarray, seed: int = 0) -> dict[str, float]:
+def linear_probe(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int = 0
+) -> dict[str, float]:
     """Val accuracy of a logistic regression on standardised frozen features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     start = time.perf_counter()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5, random_state=seed))
+    clf = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, C=0.5, random_state=seed)
+    )
     clf.fit(np.asarray(train_x), train_y)
     acc = float((clf.predict(np.asarray(val_x)) == val_y).mean())
     train_acc = float((clf.predict(np.asarray(train_x)) == train_y).mean())

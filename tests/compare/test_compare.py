@@ -1,0 +1,108 @@
+"""compare and recommend, end to end on generated images with tiny random models.
+
+Plumbing: the accuracies here mean nothing; the tests check matched budgets, the table,
+the report and the advice rules.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from headstart.backbones import load_backbone
+from headstart.compare import compare
+from headstart.compare.report import text_table
+from headstart.data.imagedata import ImageData
+from headstart.recommend import advise
+from headstart.recommend.measure import bn_shift
+from tests.conftest import TINY, make_folder, tiny_config
+from tests.report.browser import ink, render
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cmp")
+    data = make_folder(root / "data")
+    cfg = tiny_config(epochs=2, out=str(root / "runs"))
+    result = compare(data, ["scratch", "feature-extraction", "partial:1"], seeds=[0, 1], config=cfg)
+    return result
+
+
+def test_every_strategy_runs_with_the_same_epochs_and_seeds(compared):
+    rows = {r["strategy"]: r for r in compared.rows}
+    assert set(rows) == {"scratch", "feature-extraction", "partial:1"}
+    for r in rows.values():
+        assert r["seeds"] == 2 and r["epochs"] == 2
+        assert len(r["runs"]) == 2
+    assert rows["feature-extraction"]["trainable_params"] < rows["partial:1"]["trainable_params"]
+    assert rows["scratch"]["trainable_params"] == rows["scratch"]["total_params"]
+
+
+def test_results_table_and_report(compared, tmp_path):
+    d = compared.run_dir
+    saved = json.loads((d / "results.json").read_text())
+    assert saved["winner"] == compared.winner["strategy"]
+    assert saved["transfer_gap"] == pytest.approx(compared.transfer_gap())
+    table = text_table(compared)
+    assert "±" in table and "feature-extraction" in table
+    check = render(d / "report.html", tmp_path / "shot.png")
+    assert "Transfer gap" in check["headings"] and "Why" in check["headings"]
+    assert check["first_table"][0][:3] == ["strategy", "val acc", "macro-F1"]
+    assert len(check["first_table"]) == 4 and check["winner_rows"] == 1
+    assert check["images"] == 2 and check["images_rendered"] == 2
+    assert ink(tmp_path / "shot.png") > 0.02
+
+
+def test_budget_stops_after_the_epoch_that_crosses_it(tmp_path):
+    data = make_folder(tmp_path / "data")
+    cfg = tiny_config(epochs=3, out=str(tmp_path / "runs"))
+    result = compare(data, ["full"], budget=0.0, config=cfg)
+    assert result.rows[0]["epochs"] == 1
+
+
+def test_bn_shift_is_zero_when_statistics_match_the_data(tmp_path):
+    data = ImageData.from_folder(make_folder(tmp_path / "d"))
+    bb = load_backbone(TINY, "random")
+    before = bn_shift(bb, data)
+    for m in bb.body.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative: the running stats become this batch's stats
+    bb.body.train()
+    from torch.utils.data import DataLoader
+
+    from headstart.data.transforms import eval_transform
+
+    x = next(
+        iter(DataLoader(data.dataset("train", eval_transform(bb.data_config)), batch_size=64))
+    )[0]
+    with torch.no_grad():
+        bb.body(x)
+    after = bn_shift(bb, data)
+    assert max(s["shift"] for s in before if s["shift"] is not None) > 0.05
+    assert all(s["shift"] < 0.02 for s in after if s["shift"] is not None)
+
+
+@pytest.mark.parametrize(
+    "per_class, probe, expected",
+    [(5, 0.5, "feature-extraction"), (50, 0.97, "feature-extraction"), (50, 0.8, "progressive")],
+)
+def test_advice_rules(tmp_path, monkeypatch, per_class, probe, expected):
+    data = make_folder(tmp_path / "d", n_train=per_class, n_val=2)
+    monkeypatch.setattr(advise, "_probe", lambda *a: {"val_acc": probe, "train_acc": 1.0})
+    rec = advise.recommend(data, backbone=TINY, weights="random", config=tiny_config())
+    assert rec.strategy == expected
+    assert rec.reasons and "linear_probe_val_acc" in rec.measurements
+    assert "bn_shift_by_group" in rec.measurements
+
+
+def test_imbalance_adds_class_weights(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "d", n_train=40, n_val=2)
+    for f in sorted((root / "train" / "red").iterdir())[4:]:
+        f.unlink()
+    monkeypatch.setattr(advise, "_probe", lambda *a: {"val_acc": 0.8, "train_acc": 1.0})
+    rec = advise.recommend(root, backbone=TINY, weights="random", config=tiny_config())
+    assert rec.overrides.get("class_weights") is True
+    assert any("imbalanced" in r for r in rec.reasons)
