@@ -54,6 +54,7 @@ class TrainConfig:
     name: str | None = None
     device: str = "auto"
     progress: bool = True
+    report: bool = True  # plots and report.html at the end of the run
     extra: dict[str, Any] = field(default_factory=dict)
 
     def plan_options(self) -> PlanOptions:

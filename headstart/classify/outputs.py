@@ -88,24 +88,29 @@ class RunWriter:
 
         t = self.trainer
         classes = t.data.classes
-        plot_curves(self.run_dir / "curves.png", self.history_rows)
+        plots = t.cfg.report
+        if plots:
+            plot_curves(self.run_dir / "curves.png", self.history_rows)
         res = self.best_result or (loop.history[-1] if loop.history else None)
         summary: dict[str, Any] = {"best": self.best, "epochs": len(self.history_rows)}
         cm = None
         if res is not None and len(res.val_true):
             cm = confusion(res.val_true, res.val_pred, len(classes))
-            plot_confusion(self.run_dir / "confusion_matrix.png", cm, classes)
+            if plots:
+                plot_confusion(self.run_dir / "confusion_matrix.png", cm, classes)
             summary["per_class"] = per_class_table(res.val_true, res.val_pred, classes)
             summary["confusion_matrix"] = cm.tolist()
         write_json_atomic(self.run_dir / "summary.json", summary)
-        self._report(res, cm, summary.get("per_class", []))
+        if plots:
+            self._report(res, cm, summary.get("per_class", []))
         best = self.best
         if best and not math.isnan(best.get("val_acc", math.nan)):
             print(
                 f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
                 f"macro-F1 {best['val_f1']:.4f}  -> {self.run_dir}"
             )
-            print(f"report: {self.run_dir / 'report.html'}")
+            if plots:
+                print(f"report: {self.run_dir / 'report.html'}")
 
     def _report(self, res: EpochResult | None, cm: Any, per_class: list[dict]) -> None:
         from headstart.classify.fit import versions

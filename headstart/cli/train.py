@@ -45,6 +45,7 @@ TRAIN_HELP = {
     "name": "run name (default: DATA-STRATEGY)",
     "device": "auto | cpu | cuda | cuda:N",
     "progress": "show progress bars",
+    "report": "write plots and report.html at the end (--no-report for fast sweeps)",
 }
 
 

@@ -1,0 +1,262 @@
+"""headstart against the naive tutorial loop, on the same data, model and seed, in one run.
+
+    python benchmarks/run.py all            # every benchmark; prints one table
+    python benchmarks/run.py feature-extraction | finetune | inference | limit | scale
+
+Data: Fashion-MNIST subsets exported with headstart itself (Debian package
+dataset-fashion-mnist); model: the packaged EfficientNet-Lite0 at its own 224 px preprocessing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from naive import naive_full_finetune, naive_head_training, naive_predict  # noqa: E402
+
+from headstart.backbones import load_backbone  # noqa: E402
+from headstart.classify.fit import fit  # noqa: E402
+from headstart.config import TrainConfig  # noqa: E402
+from headstart.data.export import export_dataset  # noqa: E402
+from headstart.data.imagedata import ImageData  # noqa: E402
+from headstart.data.transforms import eval_transform  # noqa: E402
+from headstart.engine.precision import resolve_precision  # noqa: E402
+from headstart.features import FeatureCache  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+
+
+def dataset(train_per_class: int, val_per_class: int) -> ImageData:
+    root = DATA / f"fmnist-{train_per_class}-{val_per_class}"
+    if not (root / "train").is_dir():
+        export_dataset("fashion-mnist", root, train_per_class, val_per_class, seed=0, force=True)
+    return ImageData.from_folder(root)
+
+
+def pairs(samples, data: ImageData):
+    return [(s.path, data.class_map.index(s.label)) for s in samples]
+
+
+def headstart_config(strategy: str, epochs: int, cache: str) -> TrainConfig:
+    return TrainConfig(
+        strategy=strategy,
+        epochs=epochs,
+        batch_size=32,
+        cache_dir=cache,
+        out=tempfile.mkdtemp(prefix="headstart-bench-"),
+        progress=False,
+        report=False,
+        head_lr=3e-3,
+        lr=5e-4,
+        augment="standard",
+    )
+
+
+def bench_feature_extraction() -> dict:
+    """500 train images x 5 epochs of head-only training."""
+    data = dataset(50, 10)
+    naive = naive_head_training(pairs(data.train, data), pairs(data.val, data), 10, epochs=5)
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        res = fit(data, headstart_config("feature-extraction", 5, cache))
+        ours = time.perf_counter() - start
+    return {
+        "benchmark": "feature extraction, 500 images x 5 epochs (wall time)",
+        "naive": f"{naive['seconds']:.1f} s",
+        "headstart": f"{ours:.1f} s",
+        "ratio": naive["seconds"] / ours,
+        "target": 20.0,
+        "naive_acc": naive["val_acc"],
+        "headstart_acc": res.final.val_acc,
+    }
+
+
+def bench_finetune(epochs: int = 2) -> dict:
+    """Full fine-tuning, 500 train images, same epochs: training images/s."""
+    data = dataset(50, 10)
+    naive = naive_full_finetune(pairs(data.train, data), pairs(data.val, data), 10, epochs=epochs)
+    with tempfile.TemporaryDirectory() as cache:
+        res = fit(data, headstart_config("full", epochs, cache))
+    seen = sum(e.train_images_per_s * e.seconds for e in res.history)
+    ips = np.mean([e.train_images_per_s for e in res.history])
+    return {
+        "benchmark": f"full fine-tuning, 500 images x {epochs} epochs (train img/s)",
+        "naive": f"{naive['images_per_s']:.1f} img/s",
+        "headstart": f"{ips:.1f} img/s",
+        "ratio": ips / naive["images_per_s"],
+        "target": 2.5,
+        "naive_acc": naive["val_acc"],
+        "headstart_acc": res.final.val_acc,
+        "_seen": seen,
+    }
+
+
+def _headstart_embed(data: ImageData, split: str = "train") -> tuple[float, np.ndarray]:
+    bb = load_backbone()
+    tf = eval_transform(bb.data_config)
+    dtype = resolve_precision("auto", torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        feats = FeatureCache(cache).features(
+            bb.body,
+            "bench",
+            getattr(data, split),
+            data.dataset(split, tf),
+            tf,
+            torch.device("cpu"),
+            dtype,
+            progress=False,
+        )
+        seconds = time.perf_counter() - start
+        return seconds, np.array(feats)
+
+
+def bench_inference() -> dict:
+    """Embedding 2,000 image files: images/s, and agreement of the features' nearest classes."""
+    data = dataset(200, 10)
+    paths = [s.path for s in data.train]
+    naive = naive_predict(paths)
+    seconds, feats = _headstart_embed(data)
+    cos = np.sum(feats * naive["features"], 1) / (
+        np.linalg.norm(feats, axis=1) * np.linalg.norm(naive["features"], axis=1)
+    )
+    return {
+        "benchmark": "embedding 2,000 images (img/s)",
+        "naive": f"{naive['images_per_s']:.1f} img/s",
+        "headstart": f"{len(paths) / seconds:.1f} img/s",
+        "ratio": (len(paths) / seconds) / naive["images_per_s"],
+        "target": 3.5,
+        "naive_acc": "-",
+        "headstart_acc": f"cos(bf16, fp32) >= {cos.min():.3f}",
+    }
+
+
+def bench_limit() -> dict:
+    """End-to-end feature extraction vs one bf16 channels-last pass over decoded tensors."""
+    data = dataset(200, 10)
+    bb = load_backbone()
+    tf = eval_transform(bb.data_config)
+    ds = data.dataset("train", tf)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])  # decoded and transformed, in memory
+    body = bb.body.eval().to(memory_format=torch.channels_last)
+    start = time.perf_counter()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for i in range(0, len(x), 64):
+            body(x[i : i + 64].contiguous(memory_format=torch.channels_last))
+    floor = time.perf_counter() - start
+    seconds, _ = _headstart_embed(data)
+    return {
+        "benchmark": "end-to-end extraction vs bare bf16 pass (time ratio, lower is better)",
+        "naive": f"{floor:.1f} s (bare pass)",
+        "headstart": f"{seconds:.1f} s",
+        "ratio": seconds / floor,
+        "target": "<= 1.3",
+        "naive_acc": "-",
+        "headstart_acc": "-",
+    }
+
+
+def bench_scale(sizes=(1000, 10000, 60000)) -> dict:
+    """Feature extraction at growing sizes, each in a fresh process: seconds and peak RSS."""
+    rows = []
+    for n in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "_scale_one", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    per_image = [r["seconds"] / r["n"] * 1000 for r in rows]
+    return {
+        "benchmark": "scale: "
+        + ", ".join(
+            f"{r['n']:,} img {r['seconds']:.0f} s / {r['peak_rss_mb']:.0f} MB" for r in rows
+        ),
+        "naive": "-",
+        "headstart": " / ".join(f"{p:.1f} ms/img" for p in per_image),
+        "ratio": max(per_image) / min(per_image),
+        "target": "~1 (linear)",
+        "naive_acc": "-",
+        "headstart_acc": "-",
+        "rows": rows,
+    }
+
+
+def _scale_one(n: int) -> None:
+    import resource
+
+    data = dataset(n // 10, 1)  # 60,000 = the whole Fashion-MNIST train set
+    seconds, feats = _headstart_embed(data)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "n": len(data.train),
+                "seconds": seconds,
+                "peak_rss_mb": rss,
+                "features_mb": feats.nbytes / 2**20,
+            }
+        )
+    )
+
+
+BENCHES = {
+    "feature-extraction": bench_feature_extraction,
+    "finetune": bench_finetune,
+    "inference": bench_inference,
+    "limit": bench_limit,
+    "scale": bench_scale,
+}
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "_scale_one":
+        _scale_one(int(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("which", choices=[*BENCHES, "all"])
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args()
+    names = list(BENCHES) if args.which == "all" else [args.which]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"cpu bf16: {resolve_precision('auto', torch.device('cpu'))}, pid {os.getpid()}"
+    )
+    rows = []
+    for name in names:
+        row = BENCHES[name]()
+        rows.append(row)
+        print(json.dumps(row, default=str), flush=True)
+    print("\n| benchmark | naive | headstart | ratio | target | naive acc | headstart acc |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        na = r["naive_acc"] if isinstance(r["naive_acc"], str) else f"{r['naive_acc']:.3f}"
+        ha = (
+            r["headstart_acc"]
+            if isinstance(r["headstart_acc"], str)
+            else f"{r['headstart_acc']:.3f}"
+        )
+        print(
+            f"| {r['benchmark']} | {r['naive']} | {r['headstart']} | {r['ratio']:.2f}x | "
+            f"{r['target']} | {na} | {ha} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
