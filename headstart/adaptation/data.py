@@ -35,7 +35,8 @@ class TargetData:
         return bool(self.evaluation)
 
 
-def find_target(root: str | Path, classes: ClassMap, target_val: str | Path | None = None) -> TargetData:
+def find_target(root: str | Path, classes: ClassMap,
+                target_val: str | Path | None = None) -> TargetData:
     """The pool and the evaluation images of a target folder (see the module docstring)."""
     root = Path(root)
     if not root.is_dir():
@@ -56,7 +57,7 @@ def find_target(root: str | Path, classes: ClassMap, target_val: str | Path | No
         return TargetData(pool, samples, str(pool_dir), str(folder), "held-out --target-val")
     val_dir = splits.get("val")
     samples = labelled_samples(val_dir, classes) if val_dir is not None else None
-    if samples:
+    if samples and val_dir is not None:
         return TargetData(pool, samples, str(pool_dir), str(val_dir), f"held-out {val_dir.name}/")
     samples = labelled_samples(pool_dir, classes)
     if samples:

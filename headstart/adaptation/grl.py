@@ -1,4 +1,4 @@
-"""Gradient reversal: identity forward, gradient times ``-coeff`` backward (Ganin & Lempitsky, 2015).
+"""Gradient reversal: identity forward, gradient times ``-coeff`` backward (Ganin & Lempitsky).
 
 Placed between a feature extractor and a domain discriminator, it lets one optimizer step
 train the discriminator to tell the domains apart while pushing the features to make them

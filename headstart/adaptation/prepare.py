@@ -53,9 +53,11 @@ def prepare(cfg: AdaptConfig) -> Prepared:
     check_images([s.path for s in target.evaluation], "target evaluation")
     device = resolve_device(cfg.device)
     dtype = resolve_precision(cfg.precision, device)
+    torch.manual_seed(cfg.seeds[0])  # random weights (--weights random) are then reproducible
     backbone = load_backbone(cfg.backbone, cfg.weights)
     backbone.body.to(device)
-    plan = make_plan("feature-extraction" if cfg.train_groups == 0 else f"partial:{cfg.train_groups}",
+    strategy = "feature-extraction" if cfg.train_groups == 0 else f"partial:{cfg.train_groups}"
+    plan = make_plan(strategy,
                      [g.name for g in backbone.groups],
                      [sum(backbone.body.get_parameter(p).numel() for p in g.params)
                       for g in backbone.groups],
@@ -82,8 +84,9 @@ def prepare(cfg: AdaptConfig) -> Prepared:
     if split is not None and len(split[0]) > 0:
         prefix = split[0]
         cached = _cache(prefix, backbone, sources, tf, device, dtype, cfg, workers)
-        ds = {k: TensorDataset(v, torch.tensor(labels[k])) if k in labels else TensorDataset(v)
-              for k, v in cached.items()}
+        ds: dict[str, Dataset] = {
+            k: TensorDataset(v, torch.tensor(labels[k])) if k in labels else TensorDataset(v)
+            for k, v in cached.items()}
         cut: int | None = len(prefix)
         shape = tuple(next(iter(cached.values())).shape[1:])
         note = (f"frozen prefix ({len(prefix)} modules) computed once per image and cached; "
@@ -103,7 +106,7 @@ def _head_size(dim: int, n_classes: int, cfg: AdaptConfig) -> int:
     return dim * cfg.bottleneck + cfg.bottleneck + cfg.bottleneck * n_classes + n_classes
 
 
-def _cache(prefix: nn.Module, bb: Backbone, sources: dict[str, tuple[list[Sample], Dataset]],
+def _cache(prefix: nn.Sequential, bb: Backbone, sources: dict[str, tuple[list[Sample], Dataset]],
            tf: Any, device: torch.device, dtype: torch.dtype | None, cfg: AdaptConfig,
            workers: int) -> dict[str, torch.Tensor]:
     """Frozen-prefix activations of every image set, through the feature cache."""

@@ -8,9 +8,9 @@ bottleneck features of both halves to the domain loss. Target images come withou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -22,19 +22,23 @@ from headstart.engine.loop import Phase
 from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
 
 METHODS = ("source-only", "dann")
+Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (loss, logits, labels)
 
 
 class Tail(nn.Module):
     """What trains on the loop's inputs: ``encoder`` (the backbone's trainable top, or the whole
     body when nothing is cached) then the head. ``features`` is the head's bottleneck output."""
 
-    def __init__(self, encoder: nn.Module, head: nn.Sequential):
+    def __init__(self, encoder: nn.Module, head: nn.Module):
         super().__init__()
         self.encoder = encoder
         self.head = head
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head[:-1](self.encoder(x))
+        return self.head[:-1](self.encoder(x))  # type: ignore[index]
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head[-1](features)  # type: ignore[index]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
@@ -48,6 +52,20 @@ class AdaptInputs:
     batch_size: int
     num_workers: int
     channels_last: bool
+
+
+class SourceBatches:
+    """A loader's batches, iterated lazily: progress bars that call ``iter()`` up front (tqdm's
+    asyncio wrapper does) then draw no random numbers, so both methods get the same order."""
+
+    def __init__(self, source: DataLoader):
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        yield from self.source
 
 
 class PairedBatches:
@@ -102,7 +120,8 @@ class AdaptationTask:
         gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch * 101 + salt)
         inp = self.inputs
         return DataLoader(ds, batch_size=inp.batch_size, shuffle=True, generator=gen,
-                          drop_last=len(ds) > inp.batch_size, num_workers=inp.num_workers)
+                          drop_last=len(cast(Sized, ds)) > inp.batch_size,
+                          num_workers=inp.num_workers)
 
     def phase(self, epoch: int) -> Phase:
         apply_plan(self.model, self.plan, self.groups, epoch)
@@ -116,12 +135,14 @@ class AdaptationTask:
         self.stats = {"class_loss": 0.0, "domain_loss": 0.0, "domain_acc": 0.0, "n": 0.0,
                       "coeff": 0.0}
         if self.method == "source-only":
-            return Phase(("source-only",), self.tail, source, val, groups, steps=len(source),
+            return Phase(("source-only",), self.tail, SourceBatches(source), val, groups,
+                         steps=len(source),
                          channels_last=inp.channels_last, step=self._source_step)
         assert self.domain_loss is not None
         groups += discriminator_groups(self.domain_loss.discriminator, self.disc_lr,
                                        self.weight_decay)
-        train = PairedBatches(source, self._loader(inp.target_pool, epoch, 1))
+        # Batches are ((x_source, x_target), y_source): the loop passes them to the step as is.
+        train = cast(Iterable, PairedBatches(source, self._loader(inp.target_pool, epoch, 1)))
         return Phase(("dann",), self.tail, train, val, groups, steps=len(source),
                      channels_last=inp.channels_last, step=self._dann_step)
 
@@ -130,20 +151,19 @@ class AdaptationTask:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _source_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _source_step(self, x: Any, y: torch.Tensor) -> Step:
         logits = self.tail(x)
         loss = self.criterion(logits.float(), y)
         self._record(loss, None)
         return loss, logits, y
 
-    def _dann_step(self, x: tuple[torch.Tensor, torch.Tensor],
-                   y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _dann_step(self, x: Any, y: torch.Tensor) -> Step:
         assert self.domain_loss is not None
         x_s, x_t = x
         coeff = self.domain_loss.grl.schedule(self.step_index / max(1, self.total_steps))
         f = self.tail.features(self._cl(torch.cat([x_s, x_t])))
         f_s, f_t = f[: len(x_s)], f[len(x_s):]
-        logits = self.tail.head[-1](f_s)
+        logits = self.tail.classify(f_s)
         class_loss = self.criterion(logits.float(), y)  # source labels only
         domain = self.domain_loss(f_s, f_t)  # features only: no label of either domain
         self._record(class_loss, domain, coeff)
@@ -153,10 +173,10 @@ class AdaptationTask:
                 coeff: float = 0.0) -> None:
         self.step_index += 1
         s = self.stats
-        s["class_loss"] += float(class_loss)
+        s["class_loss"] += class_loss.item()
         s["n"] += 1
         if domain is not None and self.domain_loss is not None:
-            s["domain_loss"] += float(domain)
+            s["domain_loss"] += domain.item()
             s["domain_acc"] += self.domain_loss.domain_accuracy
             s["coeff"] = coeff
 
