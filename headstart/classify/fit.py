@@ -19,6 +19,7 @@ from headstart.classify.task import ImageClassificationTask, Inputs, class_weigh
 from headstart.config import TrainConfig, dump_config
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
+from headstart.engine import distributed
 from headstart.engine.checkpoint import (
     read_meta,
     read_optimizer_state,
@@ -106,7 +107,10 @@ def fit(
         cfg = _resolve_auto(cfg, data)
     trainer = _Trainer(cfg, data)
     trainer.prepare()
-    run_dir = new_run_dir(cfg.out, "train", name)
+    # Under torchrun the main process creates the run directory and tells the others.
+    run_dir = distributed.broadcast_object(
+        new_run_dir(cfg.out, "train", name) if distributed.is_main() else None
+    )
     return trainer.run(run_dir, callbacks=callbacks)
 
 
@@ -115,7 +119,8 @@ def _resolve_auto(cfg: TrainConfig, data: ImageData) -> TrainConfig:
     from headstart.recommend import recommend
 
     rec = recommend(data, backbone=cfg.backbone, weights=cfg.weights, epochs=cfg.epochs, config=cfg)
-    print(f"auto: {rec.strategy}. " + " ".join(rec.reasons))
+    if distributed.is_main():
+        print(f"auto: {rec.strategy}. " + " ".join(rec.reasons))
     return dataclasses.replace(cfg, strategy=rec.strategy, **rec.overrides)
 
 
@@ -155,7 +160,8 @@ class _Trainer:
         cfg, data = self.cfg, self.data
         data.check_images(skip_bad=cfg.skip_bad)
         torch.manual_seed(cfg.seed)  # the new head's init
-        self.device = resolve_device(cfg.device)
+        self.device = distributed.setup(resolve_device(cfg.device))  # torchrun: join the group
+        distributed.per_process_batch(cfg.batch_size)
         self.dtype = resolve_precision(cfg.precision, self.device)
         self.model, self.backbone = build_model(cfg, len(data.classes))
         groups = self.backbone.groups
@@ -168,10 +174,25 @@ class _Trainer:
             cfg.epochs,
             cfg.plan_options(),
         )
+        self.preflight()
         self.model.to(self.device)
         self.cl = channels_last(self.device, self.dtype)
         if self.cl:
             self.model.to(memory_format=torch.channels_last)
+
+    def preflight(self) -> None:
+        """The doctor's checks of this run's own set-up: warnings, or errors with ``strict``."""
+        from headstart.doctor.finding import has_errors
+        from headstart.doctor.preflight import check_training_setup
+
+        findings = check_training_setup(self)
+        for f in findings:
+            print(f"headstart: {f.level}: [{f.code}] {f.message}", file=sys.stderr)
+        if has_errors(findings) or (self.cfg.strict and findings):
+            raise HeadstartError(
+                f"{len(findings)} problem(s) found before training (listed above); "
+                + ("fix them or run without --strict" if not has_errors(findings) else "fix them")
+            )
 
     def _numel(self, pname: str) -> int:
         return self.backbone.body.get_parameter(pname).numel()
@@ -231,8 +252,9 @@ class _Trainer:
 
         cfg = self.cfg
         start = time.perf_counter()
-        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-        if self.data.skipped:
+        if distributed.is_main():
+            write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+        if self.data.skipped and distributed.is_main():
             write_json_atomic(
                 run_dir / "skipped_images.json",
                 [{"path": p, "error": e} for p, e in self.data.skipped],
