@@ -13,8 +13,8 @@ from headstart.doctor.dataset import (
     check_imbalance,
     check_split_classes,
 )
-from headstart.doctor.diagnose import checkpoint_backbone, diagnose
 from headstart.doctor.finding import Finding, has_errors
+from headstart.doctor.folder import checkpoint_backbone, diagnose
 from headstart.doctor.optimization import (
     check_backbone_lr,
     check_head_trainable,

@@ -29,17 +29,22 @@ def check_bn_frozen(
     when: str = "",
 ) -> list[Finding]:
     """Put a copy of ``model`` in training mode with ``train_mode`` (default: plain
-    ``model.train()``, what tutorials do), run one forward pass on two random images, and
-    report frozen batch-norm layers whose running statistics moved. ``model`` is untouched.
+    ``model.train()``, what tutorials do); if a frozen batch-norm layer is left in training
+    mode, run one forward pass on two random images and report the frozen layers whose
+    running statistics moved. ``model`` itself is untouched.
 
     >>> check_bn_frozen(model, lambda m: set_train_mode(m, plan, groups, epoch=0))
     """
-    probe = copy.deepcopy(model)
+    # A copy with its own modules and buffers (the running statistics); the parameters are
+    # shared, not cloned: nothing here writes to them, and copying them is most of the cost.
+    probe = copy.deepcopy(model, memo={id(p): p for p in model.parameters()})
     frozen = frozen_batchnorms(probe)
     if not frozen:
         return []
     (train_mode or nn.Module.train)(probe)
     modules = dict(probe.named_modules())
+    if not any(modules[n].training for n in frozen):
+        return []  # batch norm in eval mode never updates its statistics: no pass needed
     before = {n: _stats(modules[n]) for n in frozen}
     param = next(probe.parameters(), None)
     device, dtype = (param.device, param.dtype) if param is not None else ("cpu", torch.float32)

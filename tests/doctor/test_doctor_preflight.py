@@ -11,9 +11,9 @@ import dataclasses
 import pytest
 import torch
 
-from headstart.classify.fit import _Trainer
 from headstart.data.imagedata import ImageData
 from headstart.doctor import check_training_setup
+from headstart.doctor.folder import prepared_trainer
 from tests.conftest import make_folder, tiny_config
 
 
@@ -22,10 +22,8 @@ def data_root(tmp_path_factory):
     return make_folder(tmp_path_factory.mktemp("doctor") / "data", n_train=10, n_val=3)
 
 
-def prepared(root, **kw) -> _Trainer:
-    trainer = _Trainer(tiny_config(epochs=3, **kw), ImageData.from_folder(root))
-    trainer.prepare()
-    return trainer
+def prepared(root, **kw):
+    return prepared_trainer(tiny_config(epochs=3, **kw), ImageData.from_folder(root))
 
 
 @pytest.mark.parametrize(

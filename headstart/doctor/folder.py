@@ -30,8 +30,6 @@ def diagnose(
     >>> for f in diagnose("data/fmnist", strategy="full", lr=1e-2, head_lr=1e-3):
     ...     print(f.line())
     """
-    from headstart.classify.fit import _Trainer  # fit runs these checks too: import late
-
     cfg = dataclasses.replace(config or TrainConfig(), **overrides)
     cfg = dataclasses.replace(cfg, data=str(data), skip_bad=True, progress=False)
     train, val, test = read_folder_splits(Path(data), cfg.val_fraction, cfg.seed)
@@ -42,8 +40,7 @@ def diagnose(
     with warnings.catch_warnings():  # missing classes are reported as findings
         warnings.simplefilter("ignore")
         image_data = ImageData.build(train, val, test, classes=classes, root=str(data))
-    trainer = _Trainer(cfg, image_data)
-    trainer.prepare()  # decodes every image (skipping bad ones), builds the model and the plan
+    trainer = prepared_trainer(cfg, image_data)
     if image_data.skipped:
         bad = [f"{p} ({why})" for p, why in image_data.skipped]
         out.append(
@@ -57,6 +54,21 @@ def diagnose(
     if checkpoint is not None:
         out += _checkpoint_checks(checkpoint, image_data.classes, trainer.backbone.name)
     return unique(out)
+
+
+def prepared_trainer(cfg: TrainConfig, data: ImageData) -> Any:
+    """The trainer ``train`` builds for ``cfg`` and ``data``, prepared (images decoded, bad
+    ones skipped with ``skip_bad``; model and plan built) without running its own pre-training
+    checks: the caller runs and reports them."""
+    from headstart.classify.fit import _Trainer  # fit imports the doctor: import late
+
+    class _Unchecked(_Trainer):
+        def preflight(self) -> None:
+            """Skipped: the caller checks the set-up."""
+
+    trainer = _Unchecked(cfg, data)
+    trainer.prepare()
+    return trainer
 
 
 def checkpoint_backbone(checkpoint: str | Path) -> str:
