@@ -9,6 +9,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from headstart.backbones import fingerprint, load_backbone
 from headstart.classify.fit import fit
@@ -72,3 +73,18 @@ def test_cache_is_invalidated_by_weights_transform_and_files(tiny_data, tmp_path
         bb.body, data.dataset("train", tf), __import__("torch").device("cpu"), None, progress=False
     )
     assert np.allclose(b, fresh, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_extraction_matches_eager(tiny_data):
+    """torch.compile path (used for large collections): same features, last batch padded."""
+    import torch
+
+    data = ImageData.from_folder(tiny_data)
+    bb = load_backbone("test_efficientnet", "random")
+    ds = data.dataset("train", eval_transform(bb.data_config))
+    kw = dict(batch_size=4, progress=False)
+    eager = extract_features(bb.body, ds, torch.device("cpu"), None, compile=False, **kw)
+    compiled = extract_features(bb.body, ds, torch.device("cpu"), None, compile=True, **kw)
+    assert compiled.shape == eager.shape == (18, bb.num_features)
+    assert np.allclose(compiled, eager, atol=1e-4)
