@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 
 from headstart.cli.main import _warning_line
-
 from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic
 from headstart.text.compare import run_strategy

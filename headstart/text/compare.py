@@ -67,7 +67,15 @@ class CompareResult:
     rows: list[StrategyResult]
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def cell_rows(self) -> list[dict[str, str]]:
+        """One dict per strategy, formatted for a table (column -> text)."""
+        return [dict(zip(COLUMNS, r.cells())) for r in self.rows]
+
     def table(self) -> str:
+        """The table as aligned plain text, for the console."""
         cells = [list(COLUMNS)] + [r.cells() for r in self.rows]
         widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
@@ -109,7 +117,7 @@ def compare_text(data: str | Path | None = None, config: TextConfig | None = Non
                  **overrides: Any) -> CompareResult:
     """Run ``strategies`` with a matched budget; write the table and the report."""
     from headstart.text.fit import load_data
-    from headstart.text.report import write_reports
+    from headstart.text.report import write_compare_report
 
     cfg = dataclasses.replace(config or TextConfig(), **overrides)
     if data is not None:
@@ -137,7 +145,7 @@ def compare_text(data: str | Path | None = None, config: TextConfig | None = Non
                     val=len(text_data.val_texts), classes=list(text_data.classes))
     result = CompareResult(out, rows, settings)
     curves = {r.strategy: read_csv(Path(r.run_dir) / "metrics.csv") for r in rows}
-    write_reports(result, curves)
+    write_compare_report(result, curves)
     print("\n" + result.table())
     print(f"\nmemory: {rows[0].memory_kind}; report: {out / 'report.html'}")
     return result

@@ -30,7 +30,7 @@ SCHEDULES = ("linear", "cosine", "constant")
 # prompt/prefix tuning need the largest. Chosen on Rotten Tomatoes fresh vs rotten with
 # all-MiniLM-L6-v2 (README, "Text classification").
 DEFAULT_LRS: dict[str, tuple[float, float]] = {
-    "frozen": (0.0, 1e-2),
+    "frozen": (0.0, 3e-3),
     "full": (5e-5, 1e-3),
     "lora": (2e-3, 2e-3),
     "ia3": (1e-2, 2e-3),

@@ -21,13 +21,12 @@ import torch
 from torch import nn
 
 from headstart.backbones import fingerprint
-from headstart.classify.outputs import RunWriter
 from headstart.classify.task import class_weights
 from headstart.config import dump_config
 from headstart.engine.checkpoint import save_checkpoint
 from headstart.engine.loop import EpochResult, Loop, LoopConfig, seed_everything
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
-from headstart.engine.rundir import new_run_dir, write_csv_atomic
+from headstart.engine.rundir import new_run_dir
 from headstart.errors import BackboneError, HeadstartError
 from headstart.io import write_text_atomic
 from headstart.text.config import TextConfig
@@ -167,6 +166,8 @@ class TextTrainer:
         groups = param_groups(self.model, self.lr, self.head_lr, cfg.weight_decay, part)
         self.groups_table = self.plan_table(groups)
         task = TextClassificationTask(self.model, self._inputs(), groups, self._loss())
+        from headstart.text.outputs import TextRunWriter
+
         writer = TextRunWriter(run_dir, self)
         writer.announce()
         loop = Loop(task, LoopConfig(epochs=cfg.epochs, seed=cfg.seed,
@@ -196,34 +197,10 @@ class TextTrainer:
             "versions": versions(),
         }
 
-    def save(self, path: Path, meta: dict[str, Any], optimizer_state: dict | None) -> None:
-        # Text runs are not resumed: the optimizer state is not stored (it would double the
-        # size of a full fine-tuning checkpoint).
+    def save(self, path: Path, meta: dict[str, Any]) -> None:
+        """A checkpoint of what trained. Text runs are not resumed, so no optimizer state
+        (it would triple the size of a full fine-tuning checkpoint)."""
         save_checkpoint(path, trainable_state(self.model), {**self.checkpoint_meta(), **meta})
-
-    def write_metrics(self, run_dir: Path, history: list[EpochResult]) -> None:
-        write_csv_atomic(run_dir / "metrics.csv", [r.row() for r in history])
-
-
-class TextRunWriter(RunWriter):
-    """The image run writer (lines, metrics.csv, checkpoints, plots), announcing text data."""
-
-    unit = "text"
-
-    def __init__(self, run_dir: Path, trainer: TextTrainer):
-        super().__init__(run_dir, trainer, None)  # type: ignore[arg-type]
-        self.text_trainer = trainer
-
-    def announce(self) -> None:
-        t = self.text_trainer
-        counts = t.data.counts("train")
-        print(f"run: {self.run_dir}")
-        print(f"data: {t.data.source}  {len(t.data.classes)} classes, {len(t.data.train_texts)} "
-              f"train / {len(t.data.val_texts)} val texts; per class "
-              f"{min(counts.values())}-{max(counts.values())}")
-        print(f"model: {t.cfg.model} ({t.source}); max length {t.max_length} tokens; "
-              f"device {t.device}, precision {precision_name(t.dtype)}")
-        print(t.groups_table, flush=True)
 
 
 def check_max_length(requested: int, encoder: nn.Module) -> int:

@@ -148,11 +148,12 @@ def build_classifier(encoder: nn.Module, n_classes: int, cfg: TextConfig,
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-                encoder = get_peft_model(encoder, peft_config(cfg, saved_peft))
+                wrapped: Any = get_peft_model(encoder, peft_config(cfg, saved_peft))
         except (ValueError, TypeError, KeyError) as err:
             raise BackboneError(f"--strategy {cfg.strategy} does not fit this model: "
                                 f"{str(err).splitlines()[0]}; set --target-modules") from None
-        peft_json = config_to_json(encoder.peft_config["default"])
+        peft_json = config_to_json(wrapped.peft_config["default"])
+        encoder = wrapped
     else:
         encoder.requires_grad_(cfg.strategy == "full")
     return TextClassifier(encoder, head), peft_json

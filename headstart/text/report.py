@@ -1,81 +1,107 @@
-"""The text comparison report: ``results.json``, ``report.md`` and a self-contained
-``report.html`` (its chart inlined as base64, so the one file can be sent around)."""
+"""Text reports, built from the shared pieces of ``headstart.report.html`` (one self-contained
+file each, charts inlined as base64):
+
+- a run's ``report.html`` / ``report.md``: plan, data, curves, confusion matrix, per-class
+  table, the validation texts the model got wrong most confidently, metrics per epoch;
+- a comparison's ``results.json``, ``report.md`` and ``report.html``.
+"""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from headstart.io import write_json_atomic, write_text_atomic
+from headstart.report.html import esc, inline_png, markdown_table, table, write_page
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
     from headstart.text.compare import CompareResult
 
-NOTE = ("val acc / macro-F1: last epoch on the validation split (no selection on val); "
-        "best acc: the best epoch, the one saved as checkpoints/best. Trainable parameters "
-        "include the new head. Wall time: the whole run (load, tokenize, embed/train, "
-        "evaluate each epoch, checkpoints).")
+PER_CLASS = ["class", "precision", "recall", "f1", "support"]
+EPOCH_COLS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "seconds"]
+COMPARE_NOTE = (
+    "val acc / macro-F1: last epoch on the validation split (no selection on val); best acc: "
+    "the best epoch, the one saved as checkpoints/best. Trainable parameters include the new "
+    "head. Wall time: the whole run (load, tokenize, embed or train, evaluate every epoch, "
+    "write checkpoints)."
+)
 
 
-def write_reports(result: CompareResult, curves: dict[str, list[dict[str, str]]]) -> None:
+def confident_mistakes(texts: Sequence[str], true: np.ndarray, prob: np.ndarray,
+                       classes: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
+    """The ``k`` validation texts misclassified with the highest confidence."""
+    pred = prob.argmax(1)
+    wrong = np.flatnonzero(pred != true)
+    order = wrong[np.argsort(-prob[wrong, pred[wrong]])][:k]
+    return [{"text": texts[i] if len(texts[i]) <= 200 else texts[i][:197] + "...",
+             "true": classes[true[i]], "predicted": classes[pred[i]],
+             "confidence": float(prob[i, pred[i]])} for i in order]
+
+
+def write_run_report(run_dir: Path, *, lead: str, plan: str, counts: list[dict[str, Any]],
+                     rows: Sequence[dict[str, Any]], per_class: list[dict[str, Any]],
+                     mistakes: list[dict[str, Any]], environment: dict[str, Any]) -> Path:
+    """``report.html`` and ``report.md`` of one text run."""
+    epochs = [{k: r[k] for k in EPOCH_COLS if k in r} for r in rows]
+    sections = [("Plan", f"<pre>{esc(plan)}</pre>"),
+                ("Data", table(counts, ["class", "train", "val"]))]
+    if (run_dir / "curves.png").is_file():
+        sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
+    if (run_dir / "confusion_matrix.png").is_file():
+        sections.append(("Confusion matrix", inline_png(run_dir / "confusion_matrix.png")))
+    if per_class:
+        sections.append(("Per class", table(per_class, PER_CLASS)))
+    if mistakes:
+        sections.append(("Most confidently wrong validation texts",
+                         table(mistakes, ["text", "true", "predicted", "confidence"])))
+    sections.append(("Metrics per epoch", table(epochs, EPOCH_COLS)))
+    sections.append(("Environment", "<pre>" + esc("\n".join(
+        f"{k}: {v}" for k, v in environment.items())) + "</pre>"))
+    md = [f"# headstart text run {run_dir.name}", "", lead, "", "## Plan", "", "```", plan, "```",
+          "", "## Metrics per epoch", "", markdown_table(epochs, EPOCH_COLS)]
+    if per_class:
+        md += ["", "## Per class", "", markdown_table(per_class, PER_CLASS)]
+    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
+    return write_page(run_dir / "report.html", f"headstart text run {run_dir.name}", esc(lead),
+                      sections)
+
+
+def write_compare_report(result: CompareResult, curves: dict[str, list[dict[str, str]]]) -> None:
+    """``results.json``, ``report.md`` and ``report.html`` of a comparison."""
     out = result.run_dir
     series = {s: ([int(r["epoch"]) for r in rows], [float(r["val_acc"]) for r in rows])
               for s, rows in curves.items()}
     plot = plot_lines(out / "val_accuracy.png", series, "validation accuracy per epoch",
                       "epoch", "val accuracy")
+    memory = result.rows[0].memory_kind if result.rows else ""
     write_json_atomic(out / "results.json", {
-        "settings": result.settings,
-        "memory": result.rows[0].memory_kind if result.rows else "",
+        "settings": result.settings, "memory": memory,
         "rows": [dataclasses.asdict(r) | {"share_percent": r.share} for r in result.rows],
     })
-    write_text_atomic(out / "report.md", markdown(result, plot.name))
-    write_text_atomic(out / "report.html", page(result, plot))
+    cols, cells = result.columns(), result.cell_rows()
+    lrs = ", ".join(f"{r.strategy} {r.lr:g} / {r.head_lr:g}" for r in result.rows)
+    notes = [COMPARE_NOTE, f"Peak memory: {memory}.",
+             f"LRs (encoder or adapter / head): {lrs}."]
+    md = ["# Text classification: strategies compared", "", settings_line(result), "",
+          markdown_table(cells, cols), "", *notes, "",
+          f"![validation accuracy per epoch]({plot.name})", ""]
+    write_text_atomic(out / "report.md", "\n".join(md))
+    sections = [("Strategies", table(cells, cols) + "".join(
+        f"<p class='note'>{esc(n)}</p>" for n in notes)),
+                ("Validation accuracy per epoch", inline_png(plot, "validation accuracy"))]
+    write_page(out / "report.html", "Text classification: strategies compared",
+               esc(settings_line(result)), sections)
 
 
-def _settings_line(result: CompareResult) -> str:
+def settings_line(result: CompareResult) -> str:
     s = result.settings
     return (f"{s.get('train')} train / {s.get('val')} val texts from {s.get('data')}; model "
             f"{s.get('model')}; {s.get('epochs')} epochs, batch {s.get('batch_size')}, max "
             f"length {s.get('max_length')}, {s.get('schedule')} decay after "
-            f"{s.get('warmup_epochs')} warmup epochs, seed {s.get('seed')}")
-
-
-def markdown(result: CompareResult, image: str) -> str:
-    from headstart.text.compare import COLUMNS
-
-    rows = [r.cells() for r in result.rows]
-    lrs = ", ".join(f"{r.strategy} {r.lr:g}/{r.head_lr:g}" for r in result.rows)
-    lines = ["# Text classification: strategies compared", "", _settings_line(result), "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(c) + " |" for c in rows]
-    mem = result.rows[0].memory_kind if result.rows else ""
-    lines += ["", NOTE, f"Peak memory: {mem}.", f"LRs (encoder or adapter / head): {lrs}.",
-              "", f"![validation accuracy per epoch]({image})", ""]
-    return "\n".join(lines)
-
-
-def page(result: CompareResult, image: Path) -> str:
-    from headstart.text.compare import COLUMNS
-
-    png = base64.b64encode(image.read_bytes()).decode("ascii")
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r.cells()) + "</tr>"
-                   for r in result.rows)
-    mem = html.escape(result.rows[0].memory_kind if result.rows else "")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>headstart: text strategies compared</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}th{{background:#f3f3f3}}img{{max-width:100%}}
-</style></head><body>
-<h1>Text classification: strategies compared</h1>
-<p>{html.escape(_settings_line(result))}</p>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-<p>{html.escape(NOTE)} Peak memory: {mem}.</p>
-<img alt="validation accuracy per epoch" src="data:image/png;base64,{png}">
-</body></html>
-"""
+            f"{s.get('warmup_epochs')} warmup epochs, seed {s.get('seed')}, precision "
+            f"{s.get('precision')}")
