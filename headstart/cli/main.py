@@ -10,7 +10,10 @@ from collections.abc import Sequence
 
 from headstart.errors import HeadstartError
 
-COMMAND_MODULES = ("train", "compare", "catalog", "demo", "text", "adapt", "doctor")
+COMMAND_MODULES = (
+    "train", "compare", "catalog", "demo", "text", "adapt", "doctor", "embeddings", "fewshot",
+    "zeroshot",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

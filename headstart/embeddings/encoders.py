@@ -37,7 +37,8 @@ DEFAULT_SPEC = "tf_efficientnet_lite0"
 
 
 class TextEncoder(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised text vectors ``(len(texts), dim)`` in the image encoder's space."""
@@ -45,9 +46,16 @@ class TextEncoder(Protocol):
 
 
 class ImageEncoder(Protocol):
-    spec: str
-    description: str
-    text: TextEncoder | None  # set when image vectors live in a text-aligned space
+    @property
+    def spec(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def text(self) -> TextEncoder | None:
+        """The text side when image vectors live in a text-aligned space, else None."""
+        ...
 
     def encode(self, files: Sequence[Path], progress: bool = True) -> np.ndarray:
         """One vector per file, rows in order (may be a read-only memory map)."""
@@ -139,14 +147,18 @@ def backbone_encoder(name: str = DEFAULT_SPEC, weights: str = "pretrained", devi
     from headstart.backbones import fingerprint, load_backbone
     from headstart.data.transforms import eval_transform
 
-    bb = load_backbone(name, weights)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # "random" weights are the same each time: queries match an index
+        bb = load_backbone(name, weights)
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
     bb.body.to(dev)
     return ModuleEncoder(name, f"{name} ({bb.weights_source}), pooled features",
                          bb.body, eval_transform(bb.data_config),
                          f"{name}:{fingerprint(bb.body)}", dev, dtype,
-                         extra={"weights": str(weights), "data_config": bb.data_config})
+                         extra={"weights": str(weights), "data_config": bb.data_config,
+                                "weights_source": bb.weights_source,
+                                "num_features": bb.num_features})
 
 
 def checkpoint_encoder(path: str | Path, device: str = "auto",
@@ -155,8 +167,12 @@ def checkpoint_encoder(path: str | Path, device: str = "auto",
     from headstart.backbones import fingerprint
     from headstart.data.transforms import eval_transform
     from headstart.engine.checkpoint import read_meta, resolve_checkpoint
+    from headstart.errors import CheckpointError
 
-    file = resolve_checkpoint(path)
+    try:
+        file = resolve_checkpoint(path, "best")
+    except CheckpointError:
+        file = resolve_checkpoint(path, "last")
     task = read_meta(file).get("task")
     if task == "image-classification":
         from headstart.classify.checkpoint import Checkpoint
@@ -213,4 +229,9 @@ def encoder_from_meta(meta: dict[str, Any], device: str = "auto",
                       precision: str = "auto") -> ImageEncoder:
     """Rebuild the encoder that produced a set of embeddings (to embed queries the same way)."""
     spec = str(meta.get("spec", DEFAULT_SPEC))
-    return load_encoder(spec, str(meta.get("weights", "pretrained")), device, precision)
+    encoder = load_encoder(spec, str(meta.get("weights", "pretrained")), device, precision)
+    expected = meta.get("weights_id")
+    if expected and encoder.meta().get("weights_id") != expected:
+        raise HeadstartError(f"the weights of '{spec}' changed since these embeddings were made; "
+                             "embed the data again with the current weights")
+    return encoder

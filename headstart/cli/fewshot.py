@@ -1,0 +1,183 @@
+"""``headstart fewshot`` (classify, ``eval``, ``train``) and ``headstart verify``."""
+
+from __future__ import annotations
+
+import argparse
+
+from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.embeddings import MODEL_HELP
+
+USAGE = """\
+headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
+headstart fewshot eval DATA [options]              N-way K-shot episodes, mean ± 95%% CI
+headstart fewshot train DATA [options]             episodic fine-tuning or a Siamese network
+(`headstart fewshot eval --help` and `headstart fewshot train --help` list their options)"""
+
+TRAIN_HELP = {
+    "method": "protonet (episodic fine-tuning, prototypical loss) | siamese (contrastive loss)",
+    "backbone": "timm name or torchvision:NAME",
+    "weights": "pretrained, random, or a local .safetensors/.pth file",
+    "train_groups": "top layer groups of the backbone that train (the rest is cached once)",
+    "epochs": "training epochs",
+    "steps": "episodes (protonet) or pair batches (siamese) per epoch",
+    "ways": "classes per training episode",
+    "shots": "support images per class in a training episode",
+    "queries": "query images per class in a training episode",
+    "pairs": "pairs per Siamese batch (half same-class)",
+    "metric": "cosine | euclidean (prototype distance)",
+    "margin": "contrastive margin (embeddings are unit vectors: distances in [0, 2])",
+    "embed_dim": "Siamese projection size",
+    "lr": "LR of the top backbone group (lower groups get less)",
+    "head_lr": "LR of the Siamese projection head",
+    "weight_decay": "AdamW weight decay",
+    "classes": "train on these classes only (e.g. base classes)",
+    "eval_classes": "evaluate on these classes (e.g. novel classes never trained on)",
+    "val_episodes": "episodes (pair batches of 64) checked on val after each epoch",
+    "eval_ways": "ways of the final evaluation episodes",
+    "eval_shots": "shots of the final evaluation",
+    "eval_episodes": "episodes of the final evaluation",
+    "eval_queries": "queries per class of the final evaluation",
+    "seed": "random seed",
+    "precision": "auto | bf16 | fp32",
+    "device": "auto | cpu | cuda | cuda:N",
+    "out": "folder for run directories",
+    "name": "run name (default DATA-METHOD)",
+    "progress": "show progress",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("fewshot", help="few-shot: classify by prototypes, evaluate episodes, "
+                                       "fine-tune episodically or train a Siamese network",
+                       usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("target", help="SUPPORT_DIR, or eval / train")
+    f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
+    f.set_defaults(func=run_fewshot)
+
+    v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
+    v.add_argument("image_a")
+    v.add_argument("image_b")
+    v.add_argument("--model", required=True,
+                   help="Siamese run directory (from `headstart fewshot train --method siamese`)")
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=run_verify)
+
+
+def _classify_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="headstart fewshot", description="Classify query images by "
+                                "the nearest class prototype (mean embedding) of a support folder.")
+    p.add_argument("support", help="folder with one sub-folder of example images per class")
+    p.add_argument("queries", nargs="+", help="query image files or folders")
+    p.add_argument("--backbone", "--model", dest="model", default="tf_efficientnet_lite0",
+                   metavar="SPEC", help=MODEL_HELP)
+    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def _eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="headstart fewshot eval", description="N-way K-shot episode "
+                                "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
+                                "same episodes.")
+    p.add_argument("data", help="labelled folder (its val/ split when it has one)")
+    p.add_argument("--backbone", "--model", dest="models", action="append", metavar="SPEC",
+                   help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)")
+    p.add_argument("--ways", type=int, default=5)
+    p.add_argument("--shots", type=_ints, default=[1, 5], help="comma-separated, e.g. 1,5")
+    p.add_argument("--queries", type=int, default=15, help="query images per class")
+    p.add_argument("--episodes", type=int, default=600)
+    p.add_argument("--split", choices=("train", "val", "test"))
+    p.add_argument("--classes", type=_names, help="only these classes (comma-separated)")
+    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    from headstart.fewshot.train import FewShotConfig
+
+    p = argparse.ArgumentParser(prog="headstart fewshot train", description="Fine-tune the top "
+                                "layer groups of a backbone episodically (prototypical loss) or as "
+                                "a Siamese network (contrastive loss), then compare with frozen "
+                                "prototypes on the same episodes.")
+    p.add_argument("data", help="folder with train/ and val/ class folders")
+    p.add_argument("--config", help="YAML file of options; flags override it")
+    add_dataclass_options(p, FewShotConfig, TRAIN_HELP)
+    return p
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of numbers") from None
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
+    if args.target == "eval":
+        return _run_eval(_eval_parser().parse_args(args.rest))
+    if args.target == "train":
+        return _run_train(_train_parser().parse_args(args.rest))
+    return _run_classify(_classify_parser().parse_args([args.target, *args.rest]))
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from headstart.embeddings.encoders import load_encoder
+    from headstart.fewshot import FewShotClassifier
+
+    clf = FewShotClassifier.from_support(args.support, load_encoder(args.model), args.metric)
+    preds = clf.predict(args.queries, args.top_k)
+    if args.json:
+        print_json([p.to_dict() for p in preds])
+        return 0
+    print(f"{len(clf.classes)} classes from {len(clf.targets)} support images ({args.metric})")
+    for p in preds:
+        print(f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from headstart.fewshot import evaluate_fewshot, score_table
+
+    scores = evaluate_fewshot(args.data, args.models or ["tf_efficientnet_lite0"], args.ways,
+                              args.shots, args.queries, args.episodes, args.split, args.classes,
+                              args.metric, args.seed, progress=not args.json)
+    if args.json:
+        print_json([s.to_dict() for s in scores])
+    else:
+        print(score_table(scores))
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from headstart.fewshot import score_table, train_fewshot
+    from headstart.fewshot.train import FewShotConfig
+
+    cfg = build_config(FewShotConfig, args, data=args.data)
+    result = train_fewshot(config=cfg)
+    print(score_table(result.scores))
+    if result.threshold is not None:
+        print(f"verification threshold (distance): {result.threshold:.4f}")
+    print(f"-> {result.run_dir}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from headstart.fewshot import verify
+
+    v = verify(args.model, args.image_a, args.image_b)
+    if args.json:
+        print_json({"same": v.same, "distance": v.distance, "threshold": v.threshold,
+                    "similarity": v.similarity})
+        return 0
+    verdict = "same class" if v.same else "different classes"
+    print(f"{verdict}: distance {v.distance:.4f} (threshold {v.threshold:.4f}), "
+          f"similarity {v.similarity:.4f}")
+    return 0

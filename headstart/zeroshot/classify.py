@@ -1,0 +1,90 @@
+"""``zeroshot``: label images with candidate labels no model was trained on.
+
+Each label is embedded through prompt templates (the mean of the unit vectors of every
+template, renormalised: prompt ensembling), images by the encoder's image side; an image
+gets the softmax over labels of its scaled cosine similarities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from headstart.embeddings.embed import check_items
+from headstart.embeddings.encoders import ImageEncoder, load_encoder
+from headstart.embeddings.index import normalize
+from headstart.embeddings.store import collect_items
+from headstart.errors import HeadstartError
+
+
+def parse_labels(text: str | Sequence[str]) -> list[str]:
+    """``"cat, cup of coffee,rocket"`` -> ``["cat", "cup of coffee", "rocket"]`` (unique)."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    labels = list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    if len(labels) < 2:
+        raise HeadstartError('--labels needs at least 2 comma-separated labels, e.g. '
+                             '--labels "cat,cup of coffee,rocket"')
+    return labels
+
+
+def label_vectors(text: Any, labels: Sequence[str],
+                  templates: Sequence[str] | None = None) -> np.ndarray:
+    """Unit vectors of ``labels``: each the renormalised mean over prompt ``templates``."""
+    templates = list(templates) if templates else list(getattr(text, "templates", ("{}",)))
+    prompts = [t.format(label) for label in labels for t in templates]
+    vectors = text.encode_text(prompts).reshape(len(labels), len(templates), -1)
+    return normalize(vectors.mean(1))
+
+
+@dataclass
+class ZeroShotPrediction:
+    path: str
+    top: list[tuple[str, float]]  # (label, probability), best first
+    similarity: dict[str, float]  # cosine similarity of every label
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "top": [{"label": c, "prob": p} for c, p in self.top],
+                "similarity": self.similarity}
+
+
+@dataclass
+class ZeroShotResult:
+    method: str  # what produced the labels, e.g. "ConSE (top-10 ImageNet classes of ...)"
+    labels: list[str]
+    predictions: list[ZeroShotPrediction]
+
+
+def zeroshot(images: Sequence[str | Path], labels: str | Sequence[str],
+             model: str | ImageEncoder = "conse", templates: Sequence[str] | None = None,
+             top_k: int = 3, device: str = "auto", precision: str = "auto",
+             progress: bool = False) -> ZeroShotResult:
+    """Zero-shot labels for image files or folders.
+
+    ``model``: ``conse`` (default: offline, packaged Lite0 + MiniLM) or ``clip:NAME_OR_DIR``.
+
+    >>> res = zeroshot(["cat.png"], "cat,cup of coffee,rocket")
+    >>> res.predictions[0].top[0]
+    ('cat', 0.93)
+    """
+    names = parse_labels(labels)
+    enc = load_encoder(model, device=device, precision=precision) if isinstance(model, str) \
+        else model
+    if enc.text is None:
+        raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
+    items, _ = check_items(collect_items(list(images)), skip_bad=False)
+    image_vecs = normalize(np.asarray(enc.encode([it.path for it in items], progress=progress)))
+    text_vecs = label_vectors(enc.text, names, templates)
+    sims = image_vecs @ text_vecs.T
+    scale = float(getattr(enc.text, "logit_scale", 100.0))
+    logits = scale * sims
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    k = max(1, min(top_k, len(names)))
+    preds = [ZeroShotPrediction(str(it.path), [(names[j], float(p[j])) for j in np.argsort(-p)[:k]],
+                                {n: float(s) for n, s in zip(names, srow)})
+             for it, p, srow in zip(items, probs, sims)]
+    return ZeroShotResult(enc.description, names, preds)
