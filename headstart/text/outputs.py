@@ -40,26 +40,41 @@ class TextRunWriter:
         t = self.trainer
         counts = t.data.counts("train")
         print(f"run: {self.run_dir}")
-        print(f"data: {t.data.source}  {len(t.data.classes)} classes, {len(t.data.train_texts)} "
-              f"train / {len(t.data.val_texts)} val texts; per class "
-              f"{min(counts.values())}-{max(counts.values())}")
-        print(f"model: {t.cfg.model} ({t.source}); max length {t.max_length} tokens; "
-              f"device {t.device}, precision {precision_name(t.dtype)}")
+        print(
+            f"data: {t.data.source}  {len(t.data.classes)} classes, {len(t.data.train_texts)} "
+            f"train / {len(t.data.val_texts)} val texts; per class "
+            f"{min(counts.values())}-{max(counts.values())}"
+        )
+        print(
+            f"model: {t.cfg.model} ({t.source}); max length {t.max_length} tokens; "
+            f"device {t.device}, precision {precision_name(t.dtype)}"
+        )
         print(t.groups_table, flush=True)
 
     def __call__(self, result: EpochResult, loop: Loop) -> None:
-        print(f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
-              f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
-              f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-              f"{result.train_images_per_s:.0f} texts/s", flush=True)
+        print(
+            f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
+            f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
+            f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
+            f"{result.train_images_per_s:.0f} texts/s",
+            flush=True,
+        )
         self.rows.append(result.row())
         improved = not self.best or result.val_acc > self.best["val_acc"]
         if improved:
-            self.best = {"epoch": result.epoch, "val_acc": result.val_acc,
-                         "val_f1": result.val_f1, "val_loss": result.val_loss}
+            self.best = {
+                "epoch": result.epoch,
+                "val_acc": result.val_acc,
+                "val_f1": result.val_f1,
+                "val_loss": result.val_loss,
+            }
             self.best_result = result
-        meta = {"epoch": result.epoch, "metrics": result.row(), "best": self.best,
-                "history": self.rows}
+        meta = {
+            "epoch": result.epoch,
+            "metrics": result.row(),
+            "best": self.best,
+            "history": self.rows,
+        }
         if improved:
             self.trainer.save(self.ckpt_dir / "best.safetensors", meta)
         self.trainer.save(self.ckpt_dir / "last.safetensors", meta)
@@ -79,28 +94,46 @@ class TextRunWriter:
         write_json_atomic(self.run_dir / "summary.json", summary)
         self._report(res, per_class)
         if self.best:
-            print(f"best: epoch {self.best['epoch']}  val acc {self.best['val_acc']:.4f}  "
-                  f"macro-F1 {self.best['val_f1']:.4f}  -> {self.run_dir}")
+            print(
+                f"best: epoch {self.best['epoch']}  val acc {self.best['val_acc']:.4f}  "
+                f"macro-F1 {self.best['val_f1']:.4f}  -> {self.run_dir}"
+            )
 
     def _report(self, res: EpochResult | None, per_class: list[dict]) -> None:
         from headstart.text.fit import versions
 
         t, best = self.trainer, self.best
-        lead = (f"{t.cfg.strategy} on {t.data.source} with {t.cfg.model} ({t.source}). Best "
-                f"epoch {best.get('epoch', '-')}: val accuracy "
-                f"{best.get('val_acc', float('nan')):.4f}, macro-F1 "
-                f"{best.get('val_f1', float('nan')):.4f}.")
+        lead = (
+            f"{t.cfg.strategy} on {t.data.source} with {t.cfg.model} ({t.source}). Best "
+            f"epoch {best.get('epoch', '-')}: val accuracy "
+            f"{best.get('val_acc', float('nan')):.4f}, macro-F1 "
+            f"{best.get('val_f1', float('nan')):.4f}."
+        )
         train, val = t.data.counts("train"), t.data.counts("val")
         counts = [{"class": c, "train": train[c], "val": val[c]} for c in t.data.classes]
         mistakes = []
         if res is not None and len(res.val_true):
             # The loop sees val texts shortest first (length_order), cached embeddings in order.
-            order = list(range(len(t.data.val_texts))) if t.cfg.strategy == "frozen" \
+            order = (
+                list(range(len(t.data.val_texts)))
+                if t.cfg.strategy == "frozen"
                 else length_order(t.tokens["val"])
+            )
             texts = [t.data.val_texts[i] for i in order]
             mistakes = confident_mistakes(texts, res.val_true, res.val_prob, t.data.classes)
-        env = {**versions(), "device": str(t.device), "precision": precision_name(t.dtype),
-               "threads": torch.get_num_threads()}
-        write_run_report(self.run_dir, lead=lead, plan=t.groups_table, counts=counts,
-                         rows=self.rows, per_class=per_class, mistakes=mistakes,
-                         environment=env)
+        env = {
+            **versions(),
+            "device": str(t.device),
+            "precision": precision_name(t.dtype),
+            "threads": torch.get_num_threads(),
+        }
+        write_run_report(
+            self.run_dir,
+            lead=lead,
+            plan=t.groups_table,
+            counts=counts,
+            rows=self.rows,
+            per_class=per_class,
+            mistakes=mistakes,
+            environment=env,
+        )

@@ -32,24 +32,41 @@ COMPARE_NOTE = (
 )
 
 
-def confident_mistakes(texts: Sequence[str], true: np.ndarray, prob: np.ndarray,
-                       classes: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
+def confident_mistakes(
+    texts: Sequence[str], true: np.ndarray, prob: np.ndarray, classes: Sequence[str], k: int = 10
+) -> list[dict[str, Any]]:
     """The ``k`` validation texts misclassified with the highest confidence."""
     pred = prob.argmax(1)
     wrong = np.flatnonzero(pred != true)
     order = wrong[np.argsort(-prob[wrong, pred[wrong]])][:k]
-    return [{"text": texts[i] if len(texts[i]) <= 200 else texts[i][:197] + "...",
-             "true": classes[true[i]], "predicted": classes[pred[i]],
-             "confidence": float(prob[i, pred[i]])} for i in order]
+    return [
+        {
+            "text": texts[i] if len(texts[i]) <= 200 else texts[i][:197] + "...",
+            "true": classes[true[i]],
+            "predicted": classes[pred[i]],
+            "confidence": float(prob[i, pred[i]]),
+        }
+        for i in order
+    ]
 
 
-def write_run_report(run_dir: Path, *, lead: str, plan: str, counts: list[dict[str, Any]],
-                     rows: Sequence[dict[str, Any]], per_class: list[dict[str, Any]],
-                     mistakes: list[dict[str, Any]], environment: dict[str, Any]) -> Path:
+def write_run_report(
+    run_dir: Path,
+    *,
+    lead: str,
+    plan: str,
+    counts: list[dict[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    per_class: list[dict[str, Any]],
+    mistakes: list[dict[str, Any]],
+    environment: dict[str, Any],
+) -> Path:
     """``report.html`` and ``report.md`` of one text run."""
     epochs = [{k: r[k] for k in EPOCH_COLS if k in r} for r in rows]
-    sections = [("Plan", f"<pre>{esc(plan)}</pre>"),
-                ("Data", table(counts, ["class", "train", "val"]))]
+    sections = [
+        ("Plan", f"<pre>{esc(plan)}</pre>"),
+        ("Data", table(counts, ["class", "train", "val"])),
+    ]
     if (run_dir / "curves.png").is_file():
         sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
     if (run_dir / "confusion_matrix.png").is_file():
@@ -57,51 +74,98 @@ def write_run_report(run_dir: Path, *, lead: str, plan: str, counts: list[dict[s
     if per_class:
         sections.append(("Per class", table(per_class, PER_CLASS)))
     if mistakes:
-        sections.append(("Most confidently wrong validation texts",
-                         table(mistakes, ["text", "true", "predicted", "confidence"])))
+        sections.append(
+            (
+                "Most confidently wrong validation texts",
+                table(mistakes, ["text", "true", "predicted", "confidence"]),
+            )
+        )
     sections.append(("Metrics per epoch", table(epochs, EPOCH_COLS)))
-    sections.append(("Environment", "<pre>" + esc("\n".join(
-        f"{k}: {v}" for k, v in environment.items())) + "</pre>"))
-    md = [f"# headstart text run {run_dir.name}", "", lead, "", "## Plan", "", "```", plan, "```",
-          "", "## Metrics per epoch", "", markdown_table(epochs, EPOCH_COLS)]
+    sections.append(
+        (
+            "Environment",
+            "<pre>" + esc("\n".join(f"{k}: {v}" for k, v in environment.items())) + "</pre>",
+        )
+    )
+    md = [
+        f"# headstart text run {run_dir.name}",
+        "",
+        lead,
+        "",
+        "## Plan",
+        "",
+        "```",
+        plan,
+        "```",
+        "",
+        "## Metrics per epoch",
+        "",
+        markdown_table(epochs, EPOCH_COLS),
+    ]
     if per_class:
         md += ["", "## Per class", "", markdown_table(per_class, PER_CLASS)]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
-    return write_page(run_dir / "report.html", f"headstart text run {run_dir.name}", esc(lead),
-                      sections)
+    return write_page(
+        run_dir / "report.html", f"headstart text run {run_dir.name}", esc(lead), sections
+    )
 
 
 def write_compare_report(result: CompareResult, curves: dict[str, list[dict[str, str]]]) -> None:
     """``results.json``, ``report.md`` and ``report.html`` of a comparison."""
     out = result.run_dir
-    series = {s: ([int(r["epoch"]) for r in rows], [float(r["val_acc"]) for r in rows])
-              for s, rows in curves.items()}
-    plot = plot_lines(out / "val_accuracy.png", series, "validation accuracy per epoch",
-                      "epoch", "val accuracy")
+    series = {
+        s: ([int(r["epoch"]) for r in rows], [float(r["val_acc"]) for r in rows])
+        for s, rows in curves.items()
+    }
+    plot = plot_lines(
+        out / "val_accuracy.png", series, "validation accuracy per epoch", "epoch", "val accuracy"
+    )
     memory = result.rows[0].memory_kind if result.rows else ""
-    write_json_atomic(out / "results.json", {
-        "settings": result.settings, "memory": memory,
-        "rows": [dataclasses.asdict(r) | {"share_percent": r.share} for r in result.rows],
-    })
+    write_json_atomic(
+        out / "results.json",
+        {
+            "settings": result.settings,
+            "memory": memory,
+            "rows": [dataclasses.asdict(r) | {"share_percent": r.share} for r in result.rows],
+        },
+    )
     cols, cells = result.columns(), result.cell_rows()
     lrs = ", ".join(f"{r.strategy} {r.lr:g} / {r.head_lr:g}" for r in result.rows)
-    notes = [COMPARE_NOTE, f"Peak memory: {memory}.",
-             f"LRs (encoder or adapter / head): {lrs}."]
-    md = ["# Text classification: strategies compared", "", settings_line(result), "",
-          markdown_table(cells, cols), "", *notes, "",
-          f"![validation accuracy per epoch]({plot.name})", ""]
+    notes = [COMPARE_NOTE, f"Peak memory: {memory}.", f"LRs (encoder or adapter / head): {lrs}."]
+    md = [
+        "# Text classification: strategies compared",
+        "",
+        settings_line(result),
+        "",
+        markdown_table(cells, cols),
+        "",
+        *notes,
+        "",
+        f"![validation accuracy per epoch]({plot.name})",
+        "",
+    ]
     write_text_atomic(out / "report.md", "\n".join(md))
-    sections = [("Strategies", table(cells, cols) + "".join(
-        f"<p class='note'>{esc(n)}</p>" for n in notes)),
-                ("Validation accuracy per epoch", inline_png(plot, "validation accuracy"))]
-    write_page(out / "report.html", "Text classification: strategies compared",
-               esc(settings_line(result)), sections)
+    sections = [
+        (
+            "Strategies",
+            table(cells, cols) + "".join(f"<p class='note'>{esc(n)}</p>" for n in notes),
+        ),
+        ("Validation accuracy per epoch", inline_png(plot, "validation accuracy")),
+    ]
+    write_page(
+        out / "report.html",
+        "Text classification: strategies compared",
+        esc(settings_line(result)),
+        sections,
+    )
 
 
 def settings_line(result: CompareResult) -> str:
     s = result.settings
-    return (f"{s.get('train')} train / {s.get('val')} val texts from {s.get('data')}; model "
-            f"{s.get('model')}; {s.get('epochs')} epochs, batch {s.get('batch_size')}, max "
-            f"length {s.get('max_length')}, {s.get('schedule')} decay after "
-            f"{s.get('warmup_epochs')} warmup epochs, seed {s.get('seed')}, precision "
-            f"{s.get('precision')}")
+    return (
+        f"{s.get('train')} train / {s.get('val')} val texts from {s.get('data')}; model "
+        f"{s.get('model')}; {s.get('epochs')} epochs, batch {s.get('batch_size')}, max "
+        f"length {s.get('max_length')}, {s.get('schedule')} decay after "
+        f"{s.get('warmup_epochs')} warmup epochs, seed {s.get('seed')}, precision "
+        f"{s.get('precision')}"
+    )

@@ -29,14 +29,18 @@ from headstart.text.model import TextClassifier
 Features = list[dict[str, list[int]]]
 
 
-def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int, where: str = "texts",
-             warn: bool = True) -> Features:
+def tokenize(
+    tokenizer: Any, texts: Sequence[str], max_length: int, where: str = "texts", warn: bool = True
+) -> Features:
     """Token ids per text, truncated to ``max_length``; warns with the count truncated."""
     longer = tokenizer(list(texts), truncation=True, max_length=max_length + 1)["input_ids"]
     n_cut = sum(len(ids) > max_length for ids in longer)
     if n_cut and warn:
-        warnings.warn(f"{n_cut} of {len(texts)} {where} are longer than --max-length "
-                      f"{max_length} tokens and were truncated", stacklevel=2)
+        warnings.warn(
+            f"{n_cut} of {len(texts)} {where} are longer than --max-length "
+            f"{max_length} tokens and were truncated",
+            stacklevel=2,
+        )
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     # Single-segment inputs: token types are all 0, which every model assumes when absent
     # (and PEFT's prompt methods refuse them).
@@ -64,7 +68,9 @@ class Collate:
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
 
-    def __call__(self, batch: list[tuple[dict, int]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def __call__(
+        self, batch: list[tuple[dict, int]]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         padded = self.tokenizer.pad([f for f, _ in batch], return_tensors="pt")
         return dict(padded), torch.tensor([y for _, y in batch], dtype=torch.long)
 
@@ -74,16 +80,28 @@ def length_order(features: Features) -> list[int]:
     return sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
 
 
-def eval_loader(features: Features, labels: Sequence[int], tokenizer: Any,
-                batch_size: int) -> DataLoader:
-    return DataLoader(TokenDataset(features, labels), batch_size=batch_size,
-                      sampler=length_order(features), collate_fn=Collate(tokenizer))
+def eval_loader(
+    features: Features, labels: Sequence[int], tokenizer: Any, batch_size: int
+) -> DataLoader:
+    return DataLoader(
+        TokenDataset(features, labels),
+        batch_size=batch_size,
+        sampler=length_order(features),
+        collate_fn=Collate(tokenizer),
+    )
 
 
 @torch.no_grad()
-def embed_texts(model: TextClassifier, features: Features, tokenizer: Any, device: torch.device,
-                dtype: torch.dtype | None, batch_size: int = 64, progress: bool = False,
-                desc: str = "embeddings") -> np.ndarray:
+def embed_texts(
+    model: TextClassifier,
+    features: Features,
+    tokenizer: Any,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "embeddings",
+) -> np.ndarray:
     """Mean-pooled embeddings ``(n, dim)`` in the order of ``features`` (eval mode)."""
     was_training = model.training
     model.eval()
@@ -98,7 +116,7 @@ def embed_texts(model: TextClassifier, features: Features, tokenizer: Any, devic
                 emb = model.embed(batch).float().cpu().numpy()
             if out is None:
                 out = np.zeros((len(features), emb.shape[1]), np.float32)
-            out[order[done:done + len(emb)]] = emb
+            out[order[done : done + len(emb)]] = emb
             done += len(emb)
     finally:
         model.train(was_training)
@@ -122,9 +140,17 @@ class EmbeddingCache:
             h.update(np.asarray(f["input_ids"], np.int64).tobytes() + b"|")
         return h.hexdigest()[:32]
 
-    def embeddings(self, model: TextClassifier, weights_id: str, features: Features,
-                   tokenizer: Any, device: torch.device, dtype: torch.dtype | None,
-                   progress: bool = False, desc: str = "embeddings") -> np.ndarray:
+    def embeddings(
+        self,
+        model: TextClassifier,
+        weights_id: str,
+        features: Features,
+        tokenizer: Any,
+        device: torch.device,
+        dtype: torch.dtype | None,
+        progress: bool = False,
+        desc: str = "embeddings",
+    ) -> np.ndarray:
         key = self.key(weights_id, features, dtype)
         cached = self.store.get(key)
         if cached is not None and len(cached) == len(features):
@@ -136,8 +162,10 @@ class EmbeddingCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
             np.save(fh, emb)
-        write_json_atomic(target.with_suffix(".json"),
-                          {"weights": weights_id, "dtype": str(dtype), "n": len(features)})
+        write_json_atomic(
+            target.with_suffix(".json"),
+            {"weights": weights_id, "dtype": str(dtype), "n": len(features)},
+        )
         return emb
 
     def info(self) -> dict[str, int]:
@@ -155,13 +183,19 @@ class TextInputs:
     tokenizer: Any
     batch_size: int
     embeddings: Any = None  # callable(split) -> np.ndarray for ``frozen``, else None
+    group_by_length: bool = True
 
 
 class TextClassificationTask:
     """Phases for the loop: the head on cached embeddings (frozen) or the whole classifier."""
 
-    def __init__(self, model: TextClassifier, inputs: TextInputs,
-                 param_groups: list[dict[str, Any]], loss: nn.Module):
+    def __init__(
+        self,
+        model: TextClassifier,
+        inputs: TextInputs,
+        param_groups: list[dict[str, Any]],
+        loss: nn.Module,
+    ):
         self.model = model
         self.inputs = inputs
         self.param_groups = param_groups
@@ -175,17 +209,22 @@ class TextClassificationTask:
         inp = self.inputs
         module: nn.Module
         if self.frozen:
-            train_ds: Dataset = TensorDataset(torch.from_numpy(inp.embeddings("train")),
-                                              torch.tensor(inp.train_labels))
-            val_ds = TensorDataset(torch.from_numpy(inp.embeddings("val")),
-                                   torch.tensor(inp.val_labels))
+            train_ds: Dataset = TensorDataset(
+                torch.from_numpy(inp.embeddings("train")), torch.tensor(inp.train_labels)
+            )
+            val_ds = TensorDataset(
+                torch.from_numpy(inp.embeddings("val")), torch.tensor(inp.val_labels)
+            )
             train = DataLoader(train_ds, batch_size=inp.batch_size, shuffle=True)
             val = DataLoader(val_ds, batch_size=256)
             module = self.model.head
         else:
-            train = DataLoader(TokenDataset(inp.train, inp.train_labels),
-                               batch_size=inp.batch_size, shuffle=True,
-                               collate_fn=Collate(inp.tokenizer))
+            train = DataLoader(
+                TokenDataset(inp.train, inp.train_labels),
+                batch_size=inp.batch_size,
+                collate_fn=Collate(inp.tokenizer),
+                **_order(inp),
+            )
             val = eval_loader(inp.val, inp.val_labels, inp.tokenizer, max(64, inp.batch_size))
             module = self.model
         return Phase("text", module, train, val, self.param_groups, steps=len(train))
@@ -199,8 +238,20 @@ class TextClassificationTask:
         return self.criterion(logits, targets)
 
 
-def param_groups(model: TextClassifier, lr: float, head_lr: float, weight_decay: float,
-                 encoder_name: str) -> list[dict[str, Any]]:
+def _order(inp: TextInputs) -> dict[str, Any]:
+    """Random batches; with ``group_by_length`` each holds texts of similar length (the
+    Hugging Face Trainer's sampler): far less padding, the same random order of batches."""
+    if not inp.group_by_length:
+        return {"shuffle": True}
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    lengths = [len(f["input_ids"]) for f in inp.train]
+    return {"sampler": LengthGroupedSampler(inp.batch_size, lengths=lengths)}
+
+
+def param_groups(
+    model: TextClassifier, lr: float, head_lr: float, weight_decay: float, encoder_name: str
+) -> list[dict[str, Any]]:
     """AdamW groups of trainable parameters only: encoder/adapter at ``lr``, head at
     ``head_lr``; no weight decay on biases, norm parameters and other vectors."""
     buckets: dict[tuple[str, bool], list[tuple[str, nn.Parameter]]] = {}
@@ -210,10 +261,18 @@ def param_groups(model: TextClassifier, lr: float, head_lr: float, weight_decay:
         part = "head" if name.startswith("head.") else encoder_name
         buckets.setdefault((part, p.ndim <= 1), []).append((name, p))
     groups = []
-    for (part, no_decay), items in sorted(buckets.items(), key=lambda kv: (kv[0][0] == "head", kv[0][1])):
+    for (part, no_decay), items in sorted(
+        buckets.items(), key=lambda kv: (kv[0][0] == "head", kv[0][1])
+    ):
         rate = head_lr if part == "head" else lr
-        groups.append({"name": part + (" (no decay)" if no_decay else ""),
-                       "params": [p for _, p in items], "param_names": [n for n, _ in items],
-                       "lr": rate, "base_lr": rate,
-                       "weight_decay": 0.0 if no_decay else weight_decay})
+        groups.append(
+            {
+                "name": part + (" (no decay)" if no_decay else ""),
+                "params": [p for _, p in items],
+                "param_names": [n for n, _ in items],
+                "lr": rate,
+                "base_lr": rate,
+                "weight_decay": 0.0 if no_decay else weight_decay,
+            }
+        )
     return groups

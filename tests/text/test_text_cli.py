@@ -12,17 +12,46 @@ import pytest
 
 from headstart.cli.main import main
 
-FAST = ["--epochs", "1", "--batch-size", "4", "--max-length", "32", "--precision", "fp32",
-        "--device", "cpu", "--no-progress"]
+FAST = [
+    "--epochs",
+    "1",
+    "--batch-size",
+    "4",
+    "--max-length",
+    "32",
+    "--precision",
+    "fp32",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
 
 
 def train(tiny_bert: Path, data: Path, out: Path, *extra: str) -> int:
-    return main(["text", "train", str(data), "--text-col", "review", "--label-col", "label",
-                 "--model", str(tiny_bert), "--out", str(out), "--name", "cli", *FAST, *extra])
+    return main(
+        [
+            "text",
+            "train",
+            str(data),
+            "--text-col",
+            "review",
+            "--label-col",
+            "label",
+            "--model",
+            str(tiny_bert),
+            "--out",
+            str(out),
+            "--name",
+            "cli",
+            *FAST,
+            *extra,
+        ]
+    )
 
 
-def test_train_then_predict_texts_and_a_file(tiny_bert: Path, reviews_csv: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_then_predict_texts_and_a_file(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert train(tiny_bert, reviews_csv, tmp_path, "--strategy", "ia3") == 0
     run = tmp_path / "text" / "cli"
     assert (run / "checkpoints" / "best.safetensors").is_file() and (run / "report.html").is_file()
@@ -45,18 +74,32 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_misnamed_column_is_one_line_listing_the_columns(
-        tiny_bert: Path, reviews_csv: Path, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["text", "train", str(reviews_csv), "--text-col", "Review", "--model",
-               str(tiny_bert), "--out", str(tmp_path), *FAST])
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "text",
+            "train",
+            str(reviews_csv),
+            "--text-col",
+            "Review",
+            "--model",
+            str(tiny_bert),
+            "--out",
+            str(tmp_path),
+            *FAST,
+        ]
+    )
     assert rc == 2
-    assert "no column 'Review' (--text-col); columns found: review, label, split" in \
-        one_error_line(capsys)
+    assert "no column 'Review' (--text-col); columns found: review, label, split" in one_error_line(
+        capsys
+    )
     assert not (tmp_path / "text").exists()
 
 
-def test_non_utf8_data_and_predict_file(tiny_bert: Path, reviews_csv: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_utf8_data_and_predict_file(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "cp1252.tsv"
     bad.write_bytes("review\tlabel\n\u201cquoted\u201d\tfresh\n".encode("cp1252"))
     assert train(tiny_bert, bad, tmp_path) == 2

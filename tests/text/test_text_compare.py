@@ -18,8 +18,9 @@ from headstart.text.compare import compare_text
 from headstart.text.config import STRATEGIES
 
 
-def test_compare_writes_table_results_and_reports(tiny_bert: Path, reviews_csv: Path,
-                                                  tmp_path: Path) -> None:
+def test_compare_writes_table_results_and_reports(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path
+) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
     res = compare_text(config=cfg, strategies=STRATEGIES, isolate=False)
     assert [r.strategy for r in res.rows] == list(STRATEGIES)
@@ -46,6 +47,7 @@ def test_compare_writes_table_results_and_reports(tiny_bert: Path, reviews_csv: 
     assert not re.search(r"src=['\"](?!data:)", html)  # nothing loaded from elsewhere
 
 
+@pytest.mark.slow
 def test_compare_in_fresh_processes(tiny_bert: Path, reviews_csv: Path, tmp_path: Path) -> None:
     """The default: each strategy in a process of its own (own peak memory and time)."""
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
@@ -55,8 +57,9 @@ def test_compare_in_fresh_processes(tiny_bert: Path, reviews_csv: Path, tmp_path
     assert (res.run_dir / "frozen" / "compare_result.json").is_file()
 
 
-def test_compare_refuses_unknown_strategies_and_bad_data(tiny_bert: Path, reviews_csv: Path,
-                                                         tmp_path: Path) -> None:
+def test_compare_refuses_unknown_strategies_and_bad_data(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path
+) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
     with pytest.raises(HeadstartError, match="unknown adapterx"):
         compare_text(config=cfg, strategies=["lora", "adapterx"], isolate=False)

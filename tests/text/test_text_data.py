@@ -31,8 +31,9 @@ def test_formats_give_the_same_data(tmp_path: Path, fmt: str) -> None:
 
 def test_separate_val_file_and_fraction_split(tmp_path: Path) -> None:
     records = rows(10, 0)
-    train = write_csv(tmp_path / "train.csv", [{k: v for k, v in r.items() if k != "split"}
-                                               for r in records])
+    train = write_csv(
+        tmp_path / "train.csv", [{k: v for k, v in r.items() if k != "split"} for r in records]
+    )
     val = write_csv(tmp_path / "val.csv", [{"review": "dull", "label": "rotten"}])
     with pytest.warns(UserWarning, match="val has no texts of class"):
         assert read(train, val=val).val_texts == ["dull"]
@@ -44,8 +45,11 @@ def test_separate_val_file_and_fraction_split(tmp_path: Path) -> None:
 
 def test_missing_column_lists_the_columns_found(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", rows(4, 2))
-    with pytest.raises(DataError, match=r"no column 'text' \(--text-col\); columns found: "
-                                         r"review, label, split"):
+    with pytest.raises(
+        DataError,
+        match=r"no column 'text' \(--text-col\); columns found: "
+        r"review, label, split",
+    ):
         TextData.from_files(path)  # default --text-col text
     with pytest.raises(DataError, match=r"no column 'Label' \(--label-col\)"):
         read(path, label_col="Label")
@@ -56,8 +60,11 @@ def test_empty_or_whitespace_texts_are_refused_with_their_lines(tmp_path: Path, 
     records = rows(6, 2)
     records[2]["review"] = blank
     path = write_csv(tmp_path / "d.csv", records)
-    with pytest.raises(DataError, match=r"1 empty or whitespace-only value\(s\) in column "
-                                        r"'review' \(line 4\)"):
+    with pytest.raises(
+        DataError,
+        match=r"1 empty or whitespace-only value\(s\) in column "
+        r"'review' \(line 4\)",
+    ):
         read(path)
 
 
@@ -69,8 +76,11 @@ def test_val_label_unseen_in_train_is_an_error(tmp_path: Path) -> None:
 
 def test_single_class_is_an_error(tmp_path: Path) -> None:
     records = [r for r in rows(6, 2) if r["label"] == "fresh"]
-    with pytest.raises(DataError, match=r"train has 1 class \(fresh\); classification needs "
-                                        "at least 2"):
+    with pytest.raises(
+        DataError,
+        match=r"train has 1 class \(fresh\); classification needs "
+        "at least 2",
+    ):
         read(write_csv(tmp_path / "d.csv", records))
 
 

@@ -39,7 +39,9 @@ def test_export_is_seeded_stratified_and_disjoint(tmp_path: Path) -> None:
     texts, labels = load_rotten_tomatoes()
     share = labels.count("fresh") / len(labels)  # stratified: the corpus' share in each split
     for split in (train, val):
-        assert sum(r["label"] == "fresh" for r in split) / len(split) == pytest.approx(share, abs=0.01)
+        assert sum(r["label"] == "fresh" for r in split) / len(split) == pytest.approx(
+            share, abs=0.01
+        )
     data = TextData.from_files(a, text_col="review")  # what `headstart text train` reads
     assert data.classes == ("fresh", "rotten") and len(data.val_texts) == 100
 
@@ -59,8 +61,23 @@ def test_export_refuses_to_overwrite_and_non_csv_names(tmp_path: Path) -> None:
 
 def test_datasets_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "data" / "rt.csv"
-    assert main(["datasets", "export", "rotten-tomatoes", str(out), "--train", "30", "--val",
-                 "20", "--seed", "0"]) == 0
+    assert (
+        main(
+            [
+                "datasets",
+                "export",
+                "rotten-tomatoes",
+                str(out),
+                "--train",
+                "30",
+                "--val",
+                "20",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert len(read(out)) == 50 and "wrote" in capsys.readouterr().out
     assert main(["datasets", "list"]) == 0
     assert "rotten-tomatoes" in capsys.readouterr().out

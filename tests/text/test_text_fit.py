@@ -6,6 +6,7 @@ parameters train and that checkpoints round-trip, never accuracy.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +38,17 @@ TRAINS = {
 def encoder_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The pretrained encoder's own tensors (adapter tensors and the head left out)."""
     skip = ("lora_", "ia3_", "prompt_encoder", "head.")
-    return {n.replace("base_model.model.", ""): p.detach().clone()
-            for n, p in model.named_parameters() if not any(s in n for s in skip)}
+    return {
+        n.replace("base_model.model.", ""): p.detach().clone()
+        for n, p in model.named_parameters()
+        if not any(s in n for s in skip)
+    }
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_strategy_trains_what_it_says_and_reloads_identically(
-        tiny_bert: Path, reviews_csv: Path, tmp_path: Path, strategy: str) -> None:
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path, strategy: str
+) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), strategy=strategy, out=str(tmp_path))
     trainer = TextTrainer(cfg, load_data(cfg))
     trainer.prepare()
@@ -54,8 +59,11 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     trained = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
     assert any(n.startswith("head.") for n in trained)
     others = [n for n in trained if not n.startswith("head.")]
-    assert all(any(t in n for t in TRAINS[strategy]) for n in others) if strategy != "full" \
+    assert (
+        all(any(t in n for t in TRAINS[strategy]) for n in others)
+        if strategy != "full"
         else len(others) == len(before)
+    )
     assert bool(others) == (strategy != "frozen")
     after = encoder_weights(trainer.model)
     changed = [n for n in before if not torch.equal(before[n], after[n])]
@@ -63,8 +71,14 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     assert any(not torch.equal(p, head_before[n]) for n, p in trainer.model.head.named_parameters())
 
     run = result.run_dir
-    for name in ("config.yaml", "metrics.csv", "curves.png", "summary.json",
-                 "checkpoints/best.safetensors", "checkpoints/last.json"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "summary.json",
+        "checkpoints/best.safetensors",
+        "checkpoints/last.json",
+    ):
         assert (run / name).is_file(), name
     meta = read_meta(run / "checkpoints" / "last.safetensors")
     assert meta["task"] == "text-classification" and meta["strategy"] == strategy
@@ -73,20 +87,26 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     assert set(read_tensors(run / "checkpoints" / "last.safetensors")) == trained
 
     # The in-memory model and the reloaded checkpoint give identical predictions ...
-    live = TextCheckpoint(run, meta, trainer.model.eval(), trainer.tokenizer,
-                          torch.device("cpu"), None).probabilities(TEXTS)
+    live = TextCheckpoint(
+        run, meta, trainer.model.eval(), trainer.tokenizer, torch.device("cpu"), None
+    ).probabilities(TEXTS)
     loaded = TextCheckpoint.load(run, "last", device="cpu", precision="fp32")
     np.testing.assert_array_equal(loaded.probabilities(TEXTS), live)
     # ... and the stored tensors matter: a fresh model with the same seed predicts otherwise.
     torch.manual_seed(0)
     fresh, _ = build_classifier(load_pretrained(str(tiny_bert))[1], 2, cfg)
-    fresh_ckpt = TextCheckpoint(run, meta, fresh.eval(), trainer.tokenizer, torch.device("cpu"), None)
+    fresh_ckpt = TextCheckpoint(
+        run, meta, fresh.eval(), trainer.tokenizer, torch.device("cpu"), None
+    )
     assert not np.allclose(fresh_ckpt.probabilities(TEXTS), live)
 
 
 def test_predict_gives_top_classes(tiny_bert: Path, reviews_csv: Path, tmp_path: Path) -> None:
-    result = fit_text(config=tiny_text_config(tiny_bert, data=str(reviews_csv), strategy="lora",
-                                              out=str(tmp_path)))
+    result = fit_text(
+        config=tiny_text_config(
+            tiny_bert, data=str(reviews_csv), strategy="lora", out=str(tmp_path)
+        )
+    )
     preds = TextCheckpoint.load(result.run_dir, precision="fp32").predict(TEXTS, top_k=2)
     assert [p.text for p in preds] == TEXTS
     for p in preds:
@@ -101,8 +121,9 @@ def test_long_texts_are_truncated_with_a_count(tiny_bert: Path, tmp_path: Path) 
     records[0]["review"] = "great " * 50_000  # 300k characters
     records[3]["review"] = "dull " * 40
     path = write_csv(tmp_path / "long.csv", records)
-    cfg = tiny_text_config(tiny_bert, data=str(path), strategy="lora", out=str(tmp_path),
-                           max_length=16)
+    cfg = tiny_text_config(
+        tiny_bert, data=str(path), strategy="lora", out=str(tmp_path), max_length=16
+    )
     with pytest.warns(UserWarning, match="2 of 8 train texts are longer than --max-length 16"):
         result = fit_text(config=cfg)
     assert len(result.history) == 1 and np.isfinite(result.final.train_loss)
@@ -114,32 +135,50 @@ def test_max_length_beyond_the_model_is_refused(tiny_bert: Path, reviews_csv: Pa
         fit_text(config=cfg)
 
 
-def test_frozen_embeddings_are_cached_once(tiny_bert: Path, reviews_csv: Path,
-                                           tmp_path: Path) -> None:
-    cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), strategy="frozen", out=str(tmp_path),
-                           epochs=2)
+def test_frozen_embeddings_are_cached_once(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_text_config(
+        tiny_bert, data=str(reviews_csv), strategy="frozen", out=str(tmp_path), epochs=2
+    )
     first = fit_text(config=cfg)
     assert first.cache == {"hits": 0, "misses": 2}  # train and val, computed once for 2 epochs
     assert fit_text(config=cfg).cache == {"hits": 2, "misses": 0}
-    assert fit_text(config=cfg, max_length=4).cache["misses"] == 2  # other tokens: recomputed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = fit_text(config=cfg, max_length=4)
+    said = [str(w.message) for w in caught]
+    assert any("16 of 16 train texts are longer than --max-length 4" in m for m in said)
+    assert any("8 of 8 val texts are longer" in m for m in said)
+    assert again.cache["misses"] == 2  # other token ids: computed anew
 
 
 def test_class_weights_and_schedules(tiny_bert: Path, tmp_path: Path) -> None:
     records = rows(12, 4)
-    records = [r for i, r in enumerate(records) if not (r["split"] == "train" and
-                                                         r["label"] == "rotten" and i > 3)]
+    records = [
+        r
+        for i, r in enumerate(records)
+        if not (r["split"] == "train" and r["label"] == "rotten" and i > 3)
+    ]
     path = write_csv(tmp_path / "imb.csv", records)  # train: 6 fresh, 2 rotten
     cfg = tiny_text_config(tiny_bert, data=str(path), class_weights=True)
     trainer = TextTrainer(cfg, load_data(cfg))
+    trainer.prepare()
     assert trainer._loss().weight.tolist() == pytest.approx([8 / 12, 8 / 4])
     # warmup then linear decay to 1% (the default text schedule), cosine for comparison
-    assert [round(lr_factor(s, 10, 2, "linear"), 3) for s in (0, 1, 2, 6, 10)] == \
-        [0.5, 1.0, 1.0, 0.505, 0.01]
+    assert [round(lr_factor(s, 10, 2, "linear"), 3) for s in (0, 1, 2, 6, 10)] == [
+        0.5,
+        1.0,
+        1.0,
+        0.505,
+        0.01,
+    ]
     assert lr_factor(6, 10, 2, "cosine") == pytest.approx(0.505)
 
 
-def test_unknown_strategy_and_missing_model_folder(tiny_bert: Path, reviews_csv: Path,
-                                                   tmp_path: Path) -> None:
+def test_unknown_strategy_and_missing_model_folder(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path
+) -> None:
     with pytest.raises(HeadstartError, match="choose one of frozen, full, lora, ia3, prompt"):
         tiny_text_config(tiny_bert, strategy="adapter")
     empty = tmp_path / "not-a-model"

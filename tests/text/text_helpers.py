@@ -13,8 +13,10 @@ FILLER = ("the", "film", "was", "a", "story", "and", "cast", "quite", "really", 
 
 def review(i: int, positive: bool) -> str:
     words = POSITIVE if positive else NEGATIVE
-    return (f"{FILLER[i % 10]} {words[i % 6]} {FILLER[(i * 3) % 10]} {words[(i + 2) % 6]} "
-            f"{FILLER[(i * 7) % 10]}")
+    return (
+        f"{FILLER[i % 10]} {words[i % 6]} {FILLER[(i * 3) % 10]} {words[(i + 2) % 6]} "
+        f"{FILLER[(i * 7) % 10]}"
+    )
 
 
 def rows(n_train: int = 16, n_val: int = 8) -> list[dict[str, str]]:
@@ -22,8 +24,9 @@ def rows(n_train: int = 16, n_val: int = 8) -> list[dict[str, str]]:
     for split, n in (("train", n_train), ("val", n_val)):
         for i in range(n):
             pos = i % 2 == 0
-            out.append({"review": review(i, pos), "label": "fresh" if pos else "rotten",
-                        "split": split})
+            out.append(
+                {"review": review(i, pos), "label": "fresh" if pos else "rotten", "split": split}
+            )
     return out
 
 
@@ -45,7 +48,15 @@ def tiny_text_config(model: Path, **kw):
     """A fast config for the tiny random BERT (fp32 reference, no progress bars)."""
     from headstart.text.config import TextConfig
 
-    base = dict(model=str(model), text_col="review", epochs=1, batch_size=4, max_length=32,
-                precision="fp32", progress=False, device="cpu")
+    base = dict(
+        model=str(model),
+        text_col="review",
+        epochs=1,
+        batch_size=4,
+        max_length=32,
+        precision="fp32",
+        progress=False,
+        device="cpu",
+    )
     base.update(kw)
     return TextConfig(**base)
