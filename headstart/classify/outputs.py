@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from headstart.engine import distributed
 from headstart.engine.loop import EpochResult, Loop
 from headstart.engine.metrics import confusion, per_class_table
 from headstart.engine.precision import precision_name
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
 
 
 class RunWriter:
-    """Loop callback: after every epoch print a line, rewrite metrics.csv, save checkpoints."""
+    """Loop callback: after every epoch print a line, rewrite metrics.csv, save checkpoints.
+
+    Under torchrun every process keeps track of the best epoch; only the main one writes.
+    """
 
     unit = "img"  # what the throughput counts (a subclass for text says "text")
 
@@ -37,6 +41,8 @@ class RunWriter:
         return out
 
     def announce(self) -> None:
+        if not distributed.is_main():
+            return
         t, data = self.trainer, self.trainer.data
         counts = data.counts("train")
         print(f"run: {self.run_dir}")
@@ -53,13 +59,15 @@ class RunWriter:
             print(f"skipped {len(data.skipped)} unreadable image(s): listed in skipped_images.json")
 
     def __call__(self, result: EpochResult, loop: Loop) -> None:
-        print(
-            f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
-            f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
-            f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-            f"{result.train_images_per_s:.0f} {self.unit}/s",
-            flush=True,
-        )
+        main = distributed.is_main()
+        if main:
+            print(
+                f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
+                f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
+                f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
+                f"{result.train_images_per_s:.0f} {self.unit}/s",
+                flush=True,
+            )
         self.history_rows.append(result.row())
         improved = not self.best or result.val_acc > self.best["val_acc"]
         if improved:
@@ -70,6 +78,8 @@ class RunWriter:
                 "val_loss": result.val_loss,
             }
             self.best_result = result
+        if not main:
+            return
         meta = {
             "epoch": result.epoch,
             "metrics": result.row(),
@@ -86,6 +96,8 @@ class RunWriter:
     def finish(self, loop: Loop) -> None:
         from headstart.report.plots import plot_confusion, plot_curves
 
+        if not distributed.is_main():
+            return
         t = self.trainer
         classes = t.data.classes
         plots = t.cfg.report

@@ -10,10 +10,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+)
 
 from headstart.backbones.model import TransferModel
 from headstart.data.imagedata import ImageData
+from headstart.engine import distributed
 from headstart.engine.loop import Phase
 from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
 
@@ -80,6 +87,9 @@ class ImageClassificationTask:
             module = self.model
             key = tuple(g["name"] for g in groups)
             workers, cl = inp.num_workers, self.channels_last
+        if distributed.active():
+            train, val = _sharded_loaders(train_ds, val_ds, labels, inp, workers)
+            return Phase(key, module, train, val, groups, len(train), cl, sharded=True)
         train = DataLoader(
             train_ds,
             batch_size=inp.batch_size,
@@ -107,6 +117,32 @@ def _sampling(labels: np.ndarray, balanced: bool) -> dict:
     counts = np.bincount(labels)
     weights = (1.0 / counts[labels]).tolist()
     return {"sampler": WeightedRandomSampler(weights, len(labels), replacement=True)}
+
+
+def _sharded_loaders(
+    train_ds: Dataset, val_ds: Dataset, labels: np.ndarray, inp: Inputs, workers: int
+) -> tuple[DataLoader, DataLoader]:
+    """This process's share of the single-process batches (``inp.batch_size`` is global)."""
+    n, size = len(labels), inp.batch_size
+    per_batch = distributed.per_process_batch(size)
+    # As in one process: whole batches only (the last partial one dropped) unless n <= size.
+    per_process = (n // size) * per_batch if n > size else -(-n // distributed.world_size())
+    base = _sampling(labels, inp.balanced).get("sampler") or RandomSampler(train_ds)  # type: ignore[arg-type]
+    train = DataLoader(
+        train_ds,
+        batch_size=per_batch,
+        sampler=distributed.ShardedSampler(base, per_process),
+        num_workers=workers,
+        worker_init_fn=distributed.seed_worker,
+    )
+    val_size = max(64, size)
+    val = DataLoader(
+        val_ds,
+        batch_size=val_size,
+        sampler=distributed.OrderedShard(len(val_ds), val_size),  # type: ignore[arg-type]
+        num_workers=workers,
+    )
+    return train, val
 
 
 def class_weights(labels: list[int], n_classes: int) -> torch.Tensor:

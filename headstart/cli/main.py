@@ -8,6 +8,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from headstart.engine import distributed
 from headstart.errors import HeadstartError
 
 COMMAND_MODULES = (
@@ -37,13 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with distributed.main_prints_only():  # under torchrun only rank 0 prints
+            return int(args.func(args) or 0)
     except HeadstartError as err:
-        print(f"headstart: error: {err}", file=sys.stderr)
+        print(f"headstart: error{distributed.rank_tag()}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("headstart: interrupted", file=sys.stderr)
         return 130
+    finally:
+        distributed.cleanup()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import os
 import random
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -98,11 +99,16 @@ def setup(device: torch.device) -> torch.device:
 
 @contextlib.contextmanager
 def main_prints_only() -> Iterator[None]:
-    """Under torchrun the other processes' standard output goes nowhere (errors still show)."""
+    """Under torchrun the other processes' output and warnings go nowhere (errors still show)."""
     if is_main():
         yield
         return
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+    with (
+        open(os.devnull, "w") as null,
+        contextlib.redirect_stdout(null),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
         yield
 
 
@@ -190,14 +196,16 @@ def all_gather_rows(x: torch.Tensor) -> list[torch.Tensor]:
     return [o[: int(s[0])].cpu() for o, s in zip(out, shapes)]
 
 
-def shard_batches(n: int, batch_size: int, of_rank: int | None = None) -> list[int]:
-    """Indices of batches ``rank, rank + N, ...`` of ``range(n)`` cut into ``batch_size``.
+def shard_batches(n: int, batch_size: int, rank: int, world: int) -> list[int]:
+    """Indices of batches ``rank, rank + world, ...`` of ``range(n)`` cut into ``batch_size``.
 
     Every batch keeps the composition it has in one process, so per-batch results (features,
     eval outputs) are the same numbers whichever process computes them.
+
+    >>> shard_batches(10, 3, rank=1, world=2)
+    [3, 4, 5, 9]
     """
-    r = rank() if of_rank is None else of_rank
-    starts = range(r * batch_size, n, world_size() * batch_size)
+    starts = range(rank * batch_size, n, world * batch_size)
     return [i for s in starts for i in range(s, min(s + batch_size, n))]
 
 
@@ -210,7 +218,7 @@ class OrderedShard(Sampler[int]):
 
     def __init__(self, n: int, batch_size: int):
         self.n, self.batch_size = n, batch_size
-        self.indices = shard_batches(n, batch_size)
+        self.indices = shard_batches(n, batch_size, rank(), world_size())
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices)
@@ -227,7 +235,7 @@ class OrderedShard(Sampler[int]):
         out = torch.zeros((self.n, *filled[0].shape[1:]), dtype=filled[0].dtype)
         for r, part in enumerate(parts):
             if len(part):
-                out[shard_batches(self.n, self.batch_size, r)] = part
+                out[shard_batches(self.n, self.batch_size, r, len(parts))] = part
         return out
 
 
@@ -271,13 +279,13 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     """``module`` in DistributedDataParallel (its trainable parameters only).
 
     Frozen parameters (``requires_grad`` False) are left out by DDP, so a wrapper is built for
-    each set of trainable parameters (each phase). Buffers are not broadcast on every forward:
-    ``average_bn_statistics`` reconciles them once per epoch.
+    each set of trainable parameters (each phase). Buffers are synchronised when it is built,
+    not on every forward: ``average_bn_statistics`` reconciles them once per epoch.
     """
     if not any(p.requires_grad for p in module.parameters()):
         raise HeadstartError("nothing trains in this phase: no parameter requires a gradient")
     ids = [device] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
 
 
 @torch.no_grad()

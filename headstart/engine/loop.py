@@ -4,6 +4,11 @@ A *phase* is what trains during an epoch: for image classification either the he
 cached features, or the whole model on images. When the phase changes (progressive
 unfreezing) the optimizer is rebuilt and AdamW's state carried over by parameter name, the
 same way a resumed run restores it, so a resumed run continues exactly.
+
+Under ``torchrun`` (several processes) the trained module is wrapped in DistributedDataParallel,
+rebuilt whenever the phase changes, for phases whose loaders give each process its share
+(``Phase.sharded``); epoch metrics are summed over the processes and evaluation outputs
+gathered, so every process ends an epoch with the same result.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from headstart.engine import distributed
 from headstart.engine.metrics import classification_metrics
 from headstart.engine.precision import autocast
-from headstart.errors import NonFiniteLossError
+from headstart.errors import HeadstartError, NonFiniteLossError
 from headstart.strategies.schedule import lr_factor
 
 
@@ -39,6 +45,9 @@ class Phase:
     step: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = (
         None
     )
+    # True when ``train`` yields this process's share of each batch (``ShardedSampler``) and
+    # ``val`` its share of the evaluation set (``OrderedShard``): needed to train in many processes.
+    sharded: bool = False
 
 
 class Task(Protocol):
@@ -114,6 +123,7 @@ class Loop:
         self.callbacks = list(callbacks)
         self.optimizer: torch.optim.Optimizer | None = None
         self._key: Any = object()
+        self._ddp: nn.Module | None = None  # the phase's module in DDP (many processes only)
         self.history: list[EpochResult] = []
         self.stop = False
         self.scaler = torch.amp.GradScaler(enabled=cfg.dtype == torch.float16)
@@ -127,6 +137,7 @@ class Loop:
                 self.optimizer = torch.optim.AdamW(phase.param_groups)
                 self._key = phase.key
                 load_state_by_name(self.optimizer, carry)
+                self._ddp = self._wrap(phase)
             # Seed after the phase is built (which may extract features): same batches whether
             # features came from the cache or not, and whether the run was resumed or not.
             seed_everything(self.cfg.seed * 100_003 + epoch)
@@ -135,9 +146,20 @@ class Loop:
             self.history.append(result)
             for cb in self.callbacks:
                 cb(result, self)
+            if distributed.active():  # a callback's stop in any process stops them all
+                self.stop = distributed.any_true(self.stop)
             if self.stop or self._patience_exhausted():
                 break
         return self.history
+
+    def _wrap(self, phase: Phase) -> nn.Module | None:
+        if not distributed.active():
+            return None
+        if not phase.sharded or phase.step is not None:
+            raise HeadstartError(
+                "this task does not train in several processes yet; run it without torchrun"
+            )
+        return distributed.wrap(phase.module, self.cfg.device)
 
     def _epoch(self, epoch: int, phase: Phase) -> EpochResult:
         cfg, opt = self.cfg, self.optimizer
@@ -151,7 +173,7 @@ class Loop:
             total=phase.steps,
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
             leave=False,
-            disable=None if cfg.progress else True,
+            disable=None if cfg.progress and distributed.is_main() else True,
             unit="batch",
         )
         for i, (x, y) in enumerate(bar):
@@ -164,7 +186,7 @@ class Loop:
                     loss, logits, y = phase.step(x, y)
             else:
                 with autocast(cfg.device, cfg.dtype):
-                    logits = phase.module(x)
+                    logits = (phase.module if self._ddp is None else self._ddp)(x)
                 loss = self.task.loss(logits.float(), y)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
@@ -184,6 +206,10 @@ class Loop:
                 acc=f"{correct / seen:.3f}",
                 img_s=f"{seen / (time.perf_counter() - start):.0f}",
             )
+        if distributed.active():
+            loss_sum, c, s = distributed.all_reduce_sum([loss_sum, correct, seen])
+            correct, seen = int(c), int(s)
+            distributed.average_bn_statistics(phase.module)
         train_time = time.perf_counter() - start
         lrs = {g["name"]: g["lr"] for g in opt.param_groups}
         val = self.evaluate(phase.module, phase.val, phase.channels_last)
@@ -224,10 +250,18 @@ class Loop:
             probs.append(logits.softmax(1).cpu())
             trues.append(y.cpu())
         module.train(was_training)
-        prob = torch.cat(probs).numpy()
-        true = torch.cat(trues).numpy()
+        loss_sum = sum(losses)
+        shard = getattr(batches, "sampler", None)
+        if isinstance(shard, distributed.OrderedShard):  # this process's share: gather them all
+            prob_t = shard.assemble(torch.cat(probs) if probs else torch.zeros(0, 0))
+            true_t = shard.assemble(torch.cat(trues) if trues else torch.zeros(0, dtype=torch.long))
+            prob, true = prob_t.numpy(), true_t.numpy()
+            loss_sum = distributed.all_reduce_sum([loss_sum])[0]
+        else:
+            prob = torch.cat(probs).numpy()
+            true = torch.cat(trues).numpy()
         metrics = classification_metrics(true, prob.argmax(1), prob.shape[1])
-        metrics["loss"] = float(sum(losses) / max(1, len(true)))
+        metrics["loss"] = float(loss_sum / max(1, len(true)))
         return {**metrics, "pred": prob.argmax(1), "true": true, "prob": prob}
 
     def optimizer_state(self) -> dict[str, dict[str, torch.Tensor]]:

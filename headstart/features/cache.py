@@ -3,6 +3,10 @@
 The key hashes the backbone's weights, the transform, the precision and every file's path,
 size and modification time, so changing any of them computes anew. Features are streamed
 into a memory-mapped ``.npy`` written atomically; reading maps it instead of loading it.
+
+Under torchrun each process extracts its share of the batches, all of them gather the complete
+array, and the first process of each machine stores it: the same file, bit for bit, as one
+process would write.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from headstart.data.sources import Sample
+from headstart.engine import distributed
 from headstart.features.extract import iter_features
 from headstart.io import atomic_path, write_json_atomic
 
@@ -74,6 +79,18 @@ class FeatureCache:
         """Features of ``samples`` (rows in order), from the cache or computed and stored."""
         key = self.key(weights_id, transform, samples, dtype)
         cached = self.get(key)
+        fresh = cached is not None and len(cached) == len(samples)
+        if distributed.active() and not distributed.all_true(fresh):  # all compute, or none
+            self.misses += 1
+            every = _extract_sharded(
+                body, dataset, len(samples), device, dtype, batch_size, num_workers, progress, desc
+            )
+            if distributed.local_rank() == 0:  # one copy per machine (no shared disk needed)
+                self.root.mkdir(parents=True, exist_ok=True)
+                with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, every)
+                self._describe(key, weights_id, transform, dtype, samples)
+            return every
         if cached is not None and len(cached) == len(samples):
             self.hits += 1
             return cached
@@ -101,8 +118,14 @@ class FeatureCache:
                 raise ValueError("no samples to extract features from")
             out.flush()
             del out
+        self._describe(key, weights_id, transform, dtype, samples)
+        return np.load(target, mmap_mode="r")
+
+    def _describe(
+        self, key: str, weights_id: str, transform: object, dtype: object, samples: Sequence[Sample]
+    ) -> None:
         write_json_atomic(
-            target.with_suffix(".json"),
+            self.path(key).with_suffix(".json"),
             {
                 "weights": weights_id,
                 "transform": repr(transform),
@@ -111,7 +134,39 @@ class FeatureCache:
                 "first": str(samples[0].path) if samples else None,
             },
         )
-        return np.load(target, mmap_mode="r")
 
     def info(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses}
+
+
+def _extract_sharded(
+    body: nn.Module,
+    dataset: Dataset,
+    n: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    batch_size: int,
+    num_workers: int,
+    progress: bool,
+    desc: str,
+) -> np.ndarray:
+    """This process extracts whole batches ``rank, rank + N, ...``; every process gets them all.
+
+    Each batch has the composition it has in one process, so its features are the same numbers.
+    """
+    shard = distributed.OrderedShard(n, batch_size)
+    parts = [
+        f
+        for _, f in iter_features(
+            body,
+            Subset(dataset, shard.indices),
+            device,
+            dtype,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=progress and distributed.is_main(),
+            desc=desc,
+        )
+    ]
+    local = torch.from_numpy(np.concatenate(parts)) if parts else torch.zeros(0, 0)
+    return shard.assemble(local).numpy()
