@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json
-from headstart.cli.embeddings import MODEL_HELP
+from headstart.cli.embeddings import MODEL_HELP, add_model_options
 
 USAGE = """\
 headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
@@ -68,8 +68,7 @@ def _classify_parser() -> argparse.ArgumentParser:
                                 "the nearest class prototype (mean embedding) of a support folder.")
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
-    p.add_argument("--backbone", "--model", dest="model", default="tf_efficientnet_lite0",
-                   metavar="SPEC", help=MODEL_HELP)
+    add_model_options(p)
     p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -91,6 +90,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=_names, help="only these classes (comma-separated)")
     p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
@@ -132,7 +132,8 @@ def _run_classify(args: argparse.Namespace) -> int:
     from headstart.embeddings.encoders import load_encoder
     from headstart.fewshot import FewShotClassifier
 
-    clf = FewShotClassifier.from_support(args.support, load_encoder(args.model), args.metric)
+    encoder = load_encoder(args.model, args.weights, args.device, args.precision)
+    clf = FewShotClassifier.from_support(args.support, encoder, args.metric)
     preds = clf.predict(args.queries, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])
@@ -144,9 +145,12 @@ def _run_classify(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    from headstart.embeddings.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
-    scores = evaluate_fewshot(args.data, args.models or ["tf_efficientnet_lite0"], args.ways,
+    encoders = [load_encoder(spec, precision=args.precision)
+                for spec in args.models or ["tf_efficientnet_lite0"]]
+    scores = evaluate_fewshot(args.data, encoders, args.ways,
                               args.shots, args.queries, args.episodes, args.split, args.classes,
                               args.metric, args.seed, progress=not args.json)
     if args.json:
