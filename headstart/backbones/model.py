@@ -29,6 +29,22 @@ class Backbone:
     groups: list[LayerGroup] = field(default_factory=list)
 
 
+def fp32_head(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        return head(features.float())
+
+
+class FP32Head(nn.Module):
+    """Runs ``head`` outside autocast, on fp32 features (for training on cached features)."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return fp32_head(self.head, features)
+
+
 class TransferModel(nn.Module):
     """``head(body(x))``: a backbone body with a new classifier head."""
 
@@ -38,7 +54,11 @@ class TransferModel(nn.Module):
         self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+        return self.classify(self.body(x))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """The head, always in fp32: it is tiny, and its logits decide the predicted class."""
+        return fp32_head(self.head, features)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled penultimate-layer features."""

@@ -18,7 +18,7 @@ from torch.utils.data import (
     WeightedRandomSampler,
 )
 
-from headstart.backbones.model import TransferModel
+from headstart.backbones.model import FP32Head, TransferModel
 from headstart.data.imagedata import ImageData
 from headstart.engine import distributed
 from headstart.engine.loop import Phase
@@ -78,7 +78,7 @@ class ImageClassificationTask:
         if inp.features is not None and self.plan.head_only(epoch):
             train_ds = _tensor_ds(inp.features("train"), labels)
             val_ds = _tensor_ds(inp.features("val"), np.asarray(inp.data.labels("val")))
-            module: nn.Module = self.model.head
+            module: nn.Module = FP32Head(self.model.head)
             key: object = ("cached-head",)
             workers, cl = 0, False
         else:
