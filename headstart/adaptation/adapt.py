@@ -31,6 +31,7 @@ class AdaptResult:
     runs: list[MethodResult]
     summary: dict[str, Any]
     pretrained_pad: float
+    pretrained_pad_2d: float
 
 
 def adapt(config: AdaptConfig | None = None, **overrides: Any) -> AdaptResult:
@@ -45,12 +46,14 @@ def adapt(config: AdaptConfig | None = None, **overrides: Any) -> AdaptResult:
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     print(f"run: {run_dir}\n{describe(prepared)}", flush=True)
     f_s, f_t = pretrained_features(prepared)
-    pretrained_pad = proxy_a_distance(f_s, f_t, cfg.seeds[0])
-    print(f"proxy A-distance of the pretrained backbone's features: {pretrained_pad:.3f}")
+    pad = proxy_a_distance(f_s, f_t, cfg.seeds[0])
+    pad_2d = proxy_a_distance(f_s, f_t, cfg.seeds[0], components=2)
+    print(f"proxy A-distance of the pretrained backbone's features: {pad:.3f} "
+          f"(top two principal components: {pad_2d:.3f})", flush=True)
     runs = [train_method(prepared, method, seed, run_dir)
             for seed in cfg.seeds for method in METHODS]
     write_csv_atomic(run_dir / "metrics.csv", [row for r in runs for row in r.history])
     summary = summarise(runs)
-    result = AdaptResult(run_dir, runs, summary, pretrained_pad)
+    result = AdaptResult(run_dir, runs, summary, pad, pad_2d)
     write_report(result, prepared, (f_s, f_t), time.perf_counter() - start)
     return result

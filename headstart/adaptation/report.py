@@ -43,6 +43,7 @@ def summarise(runs: list[MethodResult]) -> dict[str, Any]:
             "target_acc_std": _std([r.target_acc for r in rs]),
             "source_val_acc_mean": _mean([r.source_val_acc for r in rs]),
             "pad_mean": _mean([r.pad for r in rs]),
+            "pad_2d_mean": _mean([r.pad_2d for r in rs]),
             "domain_acc_mean": _mean([r.domain_acc for r in rs]),
         }
     a, b = out["dann"]["target_acc_mean"], out["source-only"]["target_acc_mean"]
@@ -56,18 +57,19 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 def table_rows(result: AdaptResult) -> list[list[str]]:
     head = ["seed", "method", "source val acc", "target acc", "discriminator acc (held-out)",
-            "proxy A-distance", "train time (s)"]
+            "proxy A-distance", "PAD, top 2 PCs", "train time (s)"]
     rows = [head]
     for r in result.runs:
         rows.append([str(r.seed), r.method, _fmt(r.source_val_acc), _fmt(r.target_acc),
-                     _fmt(r.domain_acc), _fmt(r.pad, 3), f"{r.seconds:.0f}"])
+                     _fmt(r.domain_acc), _fmt(r.pad, 3), _fmt(r.pad_2d, 3), f"{r.seconds:.0f}"])
     for method in METHODS:
         s = result.summary[method]
         acc = _fmt(s["target_acc_mean"])
         if s["target_acc_std"] is not None and len(s["seeds"]) > 1:
             acc += f" ± {s['target_acc_std']:.4f}"
         rows.append(["mean", method, _fmt(s["source_val_acc_mean"]), acc,
-                     _fmt(s["domain_acc_mean"]), _fmt(s["pad_mean"], 3), ""])
+                     _fmt(s["domain_acc_mean"]), _fmt(s["pad_mean"], 3), _fmt(s["pad_2d_mean"], 3),
+                     ""])
     return rows
 
 
@@ -119,8 +121,9 @@ def write_report(result: AdaptResult, p: Prepared, pretrained: tuple[np.ndarray,
     gain = result.summary["dann_minus_source_only_points"]
     budget = (f"{cfg.epochs} epochs x {len(p.data.train) // cfg.batch_size} steps of "
               f"{cfg.batch_size} source images (DANN: + as many target images) per model, "
-              f"seeds {', '.join(map(str, cfg.seeds))}; backbone top {cfg.train_groups} "
-              f"group(s) train")
+              f"seeds {', '.join(map(str, cfg.seeds))}; "
+              + (f"the backbone's top {cfg.train_groups} layer group(s) train"
+                 if cfg.train_groups else "backbone frozen, the bottleneck adapts"))
     facts = [
         ("source", f"{p.data.root}: {len(p.data.train)} train / {len(p.data.val)} val images"),
         ("target", f"{p.target.pool_root}: {len(p.target.pool)} unlabelled images; evaluated on "
@@ -128,14 +131,16 @@ def write_report(result: AdaptResult, p: Prepared, pretrained: tuple[np.ndarray,
         ("backbone", f"{p.backbone.name} ({p.backbone.weights_source})"),
         ("budget", budget),
         ("inputs", p.input_note),
-        ("proxy A-distance, pretrained features", f"{result.pretrained_pad:.3f}"),
+        ("proxy A-distance of the pretrained features",
+         f"{result.pretrained_pad:.3f} (top 2 PCs: {result.pretrained_pad_2d:.3f})"),
         ("DANN - source-only, mean target accuracy",
          "-" if gain is None else f"{gain:+.2f} points"),
         ("wall time", f"{seconds:.0f} s"),
     ]
     write_json_atomic(run_dir / "results.json", {
         "config": cfg.to_dict(), "facts": dict(facts),
-        "pretrained_pad": result.pretrained_pad, "runs": [r.row() for r in result.runs],
+        "pretrained_pad": result.pretrained_pad,
+        "pretrained_pad_2d": result.pretrained_pad_2d, "runs": [r.row() for r in result.runs],
         "summary": result.summary, "plan": p.plan.to_dict(), "seconds": seconds})
     md = ["# Domain adaptation: source-only vs DANN", ""]
     md += [f"- **{k}**: {v}" for k, v in facts]
@@ -153,8 +158,9 @@ _NOTES = ("Target labels are used only to score: the target images reach trainin
           "them. Both models of a seed share the head initialisation, the source batches, the "
           "steps and the LR schedule; each is scored after its last epoch. Proxy A-distance: "
           "2 (1 - 2 err) of a linear classifier telling held-out source from target embeddings "
-          "(0: indistinguishable, 2: separable); the discriminator accuracy is DANN's own "
-          "discriminator on the same held-out images.")
+          "(0: indistinguishable, 2: separable), on all dimensions and on the top two principal "
+          "components; the discriminator accuracy is DANN's own discriminator on the same "
+          "held-out images.")
 
 
 def _html(facts: list[tuple[str, str]], rows: list[list[str]],

@@ -32,6 +32,7 @@ class MethodResult:
     source_val_acc: float
     target_acc: float | None
     pad: float  # proxy A-distance of this model's bottleneck features
+    pad_2d: float  # the same on their top two principal components
     domain_acc: float | None  # DANN's discriminator on held-out source val vs target images
     seconds: float  # training, evaluation and saving
     images_per_s: float  # source images per second of training
@@ -40,8 +41,8 @@ class MethodResult:
     features: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def row(self) -> dict[str, Any]:
-        keys = ("method", "seed", "source_val_acc", "target_acc", "domain_acc", "pad", "seconds",
-                "images_per_s", "checkpoint")
+        keys = ("method", "seed", "source_val_acc", "target_acc", "domain_acc", "pad", "pad_2d",
+                "seconds", "images_per_s", "checkpoint")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -111,7 +112,8 @@ def train_method(p: Prepared, method: str, seed: int, run_dir: Path) -> MethodRe
                       {"source_val_acc": history[-1].val_acc, "target_acc": target_acc})
     speed = float(np.mean([r.train_images_per_s for r in history]))
     return MethodResult(method, seed, history[-1].val_acc, target_acc,
-                        proxy_a_distance(f_s, f_t, seed), disc_acc, train_time, speed,
+                        proxy_a_distance(f_s, f_t, seed), proxy_a_distance(f_s, f_t, seed, 2),
+                        disc_acc, train_time, speed,
                         str(ckpt), log.rows, (f_s, f_t))
 
 

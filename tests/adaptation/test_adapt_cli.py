@@ -42,7 +42,7 @@ def test_adapt_writes_results_report_and_loadable_checkpoints(domains, tmp_path,
     results = json.loads((run / "results.json").read_text())
     assert [(r["method"], r["seed"]) for r in results["runs"]] == [("source-only", 0), ("dann", 0)]
     for r in results["runs"]:
-        assert 0 <= r["target_acc"] <= 1 and -2 <= r["pad"] <= 2
+        assert 0 <= r["target_acc"] <= 1 and -2 <= r["pad"] <= 2 and -2 <= r["pad_2d"] <= 2
     assert results["runs"][1]["domain_acc"] is not None
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "<img" in html
