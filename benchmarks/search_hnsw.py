@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     copies, _ = noisy_copies(real, args.total - len(real), scale, seed=1)
     vectors = np.concatenate([real, copies])
     queries, _ = noisy_copies(real, args.queries, scale, seed=2)
-    print(f"{len(real)} real Lite0 embeddings + {len(copies)} noisy copies (noise norm "
-          f"{scale:.3f} = median nearest-neighbour distance), dim {real.shape[1]}")
+    print(
+        f"{len(real)} real Lite0 embeddings + {len(copies)} noisy copies (noise norm "
+        f"{scale:.3f} = median nearest-neighbour distance), dim {real.shape[1]}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         items = [Item(f"v{i}", Path(f"v{i}")) for i in range(len(vectors))]
@@ -88,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         del vectors
         rss0 = rss_mb()
         start = time.perf_counter()
-        params = IndexParams("hnsw", m=args.m, ef_construction=args.ef_construction,
-                             ef_search=args.ef_search)
+        params = IndexParams(
+            "hnsw", m=args.m, ef_construction=args.ef_construction, ef_search=args.ef_search
+        )
         idx = VectorIndex.build(full, Path(tmp) / "index", params)
         build_s = time.perf_counter() - start
         size_mb = (Path(tmp) / "index" / f"index-{idx.meta['generation']}.faiss").stat().st_size
@@ -103,16 +106,24 @@ def main(argv: list[str] | None = None) -> int:
             _, rows = idx.search(q[None], args.k)
             latencies.append((time.perf_counter() - t) * 1000)
             found.append(rows[0])
-        recall = np.mean([len(set(a) & set(b)) / args.k for a, b in zip(truth.tolist(),
-                                                                      np.array(found).tolist())])
-    print(f"HNSW (M={args.m}, efConstruction={args.ef_construction}, efSearch={args.ef_search}) "
-          f"on {len(idx)} vectors")
+        recall = np.mean(
+            [
+                len(set(a) & set(b)) / args.k
+                for a, b in zip(truth.tolist(), np.array(found).tolist())
+            ]
+        )
+    print(
+        f"HNSW (M={args.m}, efConstruction={args.ef_construction}, efSearch={args.ef_search}) "
+        f"on {len(idx)} vectors"
+    )
     print(f"  build time        {build_s:8.1f} s")
     print(f"  index size        {size_mb:8.1f} MiB (graph + vectors; raw vectors kept beside it)")
     print(f"  resident memory   {grown:+8.1f} MiB with the index loaded")
     print(f"  recall@{args.k} vs exact {recall:8.4f} ({args.queries} held-out queries)")
-    print(f"  query latency     p50 {np.percentile(latencies, 50):.2f} ms, "
-          f"p95 {np.percentile(latencies, 95):.2f} ms (one query at a time)")
+    print(
+        f"  query latency     p50 {np.percentile(latencies, 50):.2f} ms, "
+        f"p95 {np.percentile(latencies, 95):.2f} ms (one query at a time)"
+    )
     return 0
 
 

@@ -7,27 +7,44 @@ from pathlib import Path
 
 from headstart.cli.common import print_json
 
-MODEL_HELP = ("timm name or torchvision:NAME (default tf_efficientnet_lite0), a headstart run "
-              "directory or .safetensors checkpoint (fine-tuned classifier or few-shot model), "
-              "pixels[:SIZE] (raw-pixel baseline), conse[:BACKBONE] or clip:NAME_OR_DIR "
-              "(text-aligned, for --text search)")
+MODEL_HELP = (
+    "timm name or torchvision:NAME (default tf_efficientnet_lite0), a headstart run "
+    "directory or .safetensors checkpoint (fine-tuned classifier or few-shot model), "
+    "pixels[:SIZE] (raw-pixel baseline), conse[:BACKBONE] or clip:NAME_OR_DIR "
+    "(text-aligned, for --text search)"
+)
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", "--model", dest="model", default="tf_efficientnet_lite0",
-                   metavar="SPEC", help=MODEL_HELP)
-    p.add_argument("--weights", default="pretrained",
-                   help="pretrained, random, or a local .safetensors/.pth file (for a timm name)")
+    p.add_argument(
+        "--backbone",
+        "--model",
+        dest="model",
+        default="tf_efficientnet_lite0",
+        metavar="SPEC",
+        help=MODEL_HELP,
+    )
+    p.add_argument(
+        "--weights",
+        default="pretrained",
+        help="pretrained, random, or a local .safetensors/.pth file (for a timm name)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", default="auto", help="auto | bf16 | fp32 (fp32 is the reference)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    e = sub.add_parser("embed", help="embed every image of a folder (vectors + ids + labels)",
-                       description="Penultimate-layer embeddings of images, streamed to disk as "
-                                   "vectors.npy + items.csv + meta.json.")
-    e.add_argument("data", nargs="+", help="ImageFolder root, folder of class folders, folder "
-                                           "of images, or image files")
+    e = sub.add_parser(
+        "embed",
+        help="embed every image of a folder (vectors + ids + labels)",
+        description="Penultimate-layer embeddings of images, streamed to disk as "
+        "vectors.npy + items.csv + meta.json.",
+    )
+    e.add_argument(
+        "data",
+        nargs="+",
+        help="ImageFolder root, folder of class folders, folder of images, or image files",
+    )
     e.add_argument("--out", help="output folder (default runs/embed/NAME)")
     e.add_argument("--split", choices=("train", "val", "test"), help="only this split of DATA")
     e.add_argument("--skip-bad", action="store_true", help="skip undecodable images")
@@ -43,10 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=run_map)
 
-    i = sub.add_parser("index", help="build, update, rebuild or check a FAISS cosine index",
-                       description="Build an index from an embeddings folder (exact below "
-                                   "--threshold vectors, HNSW above), or, given an index "
-                                   "folder: --add images, --rebuild, --check recall.")
+    i = sub.add_parser(
+        "index",
+        help="build, update, rebuild or check a FAISS cosine index",
+        description="Build an index from an embeddings folder (exact below "
+        "--threshold vectors, HNSW above), or, given an index "
+        "folder: --add images, --rebuild, --check recall.",
+    )
     i.add_argument("folder", help="embeddings folder (to build) or index folder (to update)")
     i.add_argument("--out", help="index folder (default EMBEDDINGS/index)")
     i.add_argument("--kind", default="auto", choices=("auto", "flat", "hnsw"))
@@ -63,8 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("search", help="nearest images of query images or a text")
     s.add_argument("index", help="index folder (from `headstart index`)")
     s.add_argument("images", nargs="*", help="query image files or folders")
-    s.add_argument("--text", action="append", default=[],
-                   help="text query (indexes built with conse or clip:NAME); repeatable")
+    s.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        help="text query (indexes built with conse or clip:NAME); repeatable",
+    )
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--sheet", metavar="PNG", help="write a contact sheet of the results")
     s.add_argument("--json", action="store_true", help="print JSON")
@@ -72,9 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("probe", help="linear probe, kNN and k-means on labelled embeddings")
     p.add_argument("embeddings", help="folder written by `headstart embed`")
-    p.add_argument("--holdout", default="auto", choices=("auto", "split", "random"),
-                   help="auto: the data's val split when train and val were embedded, "
-                        "else random")
+    p.add_argument(
+        "--holdout",
+        default="auto",
+        choices=("auto", "split", "random"),
+        help="auto: the data's val split when train and val were embedded, else random",
+    )
     p.add_argument("--test-size", type=float, default=0.25, help="random held-out fraction")
     p.add_argument("--k", type=int, default=5, help="neighbours of the kNN classifier")
     p.add_argument("--seed", type=int, default=0)
@@ -87,10 +114,21 @@ def run_embed(args: argparse.Namespace) -> int:
     from headstart.engine.rundir import new_run_dir
 
     out = Path(args.out) if args.out else new_run_dir("runs", "embed", Path(args.data[0]).name)
-    emb = embed(args.data, out, args.model, args.weights, args.split, args.skip_bad,
-                args.device, args.precision, args.progress)
-    print(f"{emb.meta['n']} embeddings of dimension {emb.meta['dim']} "
-          f"({emb.meta['encoder']['description']}; {len(emb.classes)} classes) -> {out}")
+    emb = embed(
+        args.data,
+        out,
+        args.model,
+        args.weights,
+        args.split,
+        args.skip_bad,
+        args.device,
+        args.precision,
+        args.progress,
+    )
+    print(
+        f"{emb.meta['n']} embeddings of dimension {emb.meta['dim']} "
+        f"({emb.meta['encoder']['description']}; {len(emb.classes)} classes) -> {out}"
+    )
     if emb.meta["skipped"]:
         print(f"skipped {len(emb.meta['skipped'])} undecodable image(s), listed in meta.json")
     return 0
@@ -127,15 +165,21 @@ def run_index(args: argparse.Namespace) -> int:
             print(f"added {len(idx) - before} of {len(items)} image(s) (the others were indexed)")
     else:
         if args.add or args.rebuild:
-            raise HeadstartError(f"--add/--rebuild: {folder} is not an index folder (no index.json)")
+            raise HeadstartError(
+                f"--add/--rebuild: {folder} is not an index folder (no index.json)"
+            )
         idx = VectorIndex.build(folder, args.out or folder / "index", params)
-    print(f"{idx.kind} index of {len(idx)} vectors (dim {idx.meta['dim']}, cosine), built in "
-          f"{idx.meta['build_seconds']:.1f}s -> {idx.root}")
+    print(
+        f"{idx.kind} index of {len(idx)} vectors (dim {idx.meta['dim']}, cosine), built in "
+        f"{idx.meta['build_seconds']:.1f}s -> {idx.root}"
+    )
     if args.check:
         res = idx.check(k=args.k)
-        print(f"recall@{args.k} vs exact {res['recall_at_k']:.4f} over {int(res['queries'])} "
-              f"queries; latency p50 {res['latency_ms_p50']:.2f} ms, "
-              f"p95 {res['latency_ms_p95']:.2f} ms")
+        print(
+            f"recall@{args.k} vs exact {res['recall_at_k']:.4f} over {int(res['queries'])} "
+            f"queries; latency p50 {res['latency_ms_p50']:.2f} ms, "
+            f"p95 {res['latency_ms_p95']:.2f} ms"
+        )
     return 0
 
 

@@ -47,9 +47,13 @@ TRAIN_HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser("fewshot", help="few-shot: classify by prototypes, evaluate episodes, "
-                                       "fine-tune episodically or train a Siamese network",
-                       usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f = sub.add_parser(
+        "fewshot",
+        help="few-shot: classify by prototypes, evaluate episodes, "
+        "fine-tune episodically or train a Siamese network",
+        usage=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     f.add_argument("target", help="SUPPORT_DIR, or eval / train")
     f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
     f.set_defaults(func=run_fewshot)
@@ -57,15 +61,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
     v.add_argument("image_a")
     v.add_argument("image_b")
-    v.add_argument("--model", required=True,
-                   help="Siamese run directory (from `headstart fewshot train --method siamese`)")
+    v.add_argument(
+        "--model",
+        required=True,
+        help="Siamese run directory (from `headstart fewshot train --method siamese`)",
+    )
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(func=run_verify)
 
 
 def _classify_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="headstart fewshot", description="Classify query images by "
-                                "the nearest class prototype (mean embedding) of a support folder.")
+    p = argparse.ArgumentParser(
+        prog="headstart fewshot",
+        description="Classify query images by "
+        "the nearest class prototype (mean embedding) of a support folder.",
+    )
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
     add_model_options(p)
@@ -76,12 +86,21 @@ def _classify_parser() -> argparse.ArgumentParser:
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="headstart fewshot eval", description="N-way K-shot episode "
-                                "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
-                                "same episodes.")
+    p = argparse.ArgumentParser(
+        prog="headstart fewshot eval",
+        description="N-way K-shot episode "
+        "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
+        "same episodes.",
+    )
     p.add_argument("data", help="labelled folder (its val/ split when it has one)")
-    p.add_argument("--backbone", "--model", dest="models", action="append", metavar="SPEC",
-                   help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)")
+    p.add_argument(
+        "--backbone",
+        "--model",
+        dest="models",
+        action="append",
+        metavar="SPEC",
+        help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)",
+    )
     p.add_argument("--ways", type=int, default=5)
     p.add_argument("--shots", type=_ints, default=[1, 5], help="comma-separated, e.g. 1,5")
     p.add_argument("--queries", type=int, default=15, help="query images per class")
@@ -98,10 +117,13 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     from headstart.fewshot.train import FewShotConfig
 
-    p = argparse.ArgumentParser(prog="headstart fewshot train", description="Fine-tune the top "
-                                "layer groups of a backbone episodically (prototypical loss) or as "
-                                "a Siamese network (contrastive loss), then compare with frozen "
-                                "prototypes on the same episodes.")
+    p = argparse.ArgumentParser(
+        prog="headstart fewshot train",
+        description="Fine-tune the top "
+        "layer groups of a backbone episodically (prototypical loss) or as "
+        "a Siamese network (contrastive loss), then compare with frozen "
+        "prototypes on the same episodes.",
+    )
     p.add_argument("data", help="folder with train/ and val/ class folders")
     p.add_argument("--config", help="YAML file of options; flags override it")
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP)
@@ -113,7 +135,8 @@ def _ints(text: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not a comma-separated list of numbers") from None
+            f"'{text}' is not a comma-separated list of numbers"
+        ) from None
 
 
 def _names(text: str) -> list[str]:
@@ -148,11 +171,23 @@ def _run_eval(args: argparse.Namespace) -> int:
     from headstart.embeddings.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
-    encoders = [load_encoder(spec, precision=args.precision)
-                for spec in args.models or ["tf_efficientnet_lite0"]]
-    scores = evaluate_fewshot(args.data, encoders, args.ways,
-                              args.shots, args.queries, args.episodes, args.split, args.classes,
-                              args.metric, args.seed, progress=not args.json)
+    encoders = [
+        load_encoder(spec, precision=args.precision)
+        for spec in args.models or ["tf_efficientnet_lite0"]
+    ]
+    scores = evaluate_fewshot(
+        args.data,
+        encoders,
+        args.ways,
+        args.shots,
+        args.queries,
+        args.episodes,
+        args.split,
+        args.classes,
+        args.metric,
+        args.seed,
+        progress=not args.json,
+    )
     if args.json:
         print_json([s.to_dict() for s in scores])
     else:
@@ -178,10 +213,18 @@ def run_verify(args: argparse.Namespace) -> int:
 
     v = verify(args.model, args.image_a, args.image_b)
     if args.json:
-        print_json({"same": v.same, "distance": v.distance, "threshold": v.threshold,
-                    "similarity": v.similarity})
+        print_json(
+            {
+                "same": v.same,
+                "distance": v.distance,
+                "threshold": v.threshold,
+                "similarity": v.similarity,
+            }
+        )
         return 0
     verdict = "same class" if v.same else "different classes"
-    print(f"{verdict}: distance {v.distance:.4f} (threshold {v.threshold:.4f}), "
-          f"similarity {v.similarity:.4f}")
+    print(
+        f"{verdict}: distance {v.distance:.4f} (threshold {v.threshold:.4f}), "
+        f"similarity {v.similarity:.4f}"
+    )
     return 0

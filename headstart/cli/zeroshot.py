@@ -9,18 +9,28 @@ from headstart.cli.common import print_json
 
 def register(sub: argparse._SubParsersAction) -> None:
     z = sub.add_parser(
-        "zeroshot", help="label images with any candidate labels (ConSE offline, or CLIP)",
+        "zeroshot",
+        help="label images with any candidate labels (ConSE offline, or CLIP)",
         description="Zero-shot labels. Default: ConSE (Norouzi et al. 2014) on the packaged "
-                    "EfficientNet-Lite0 ImageNet classifier and all-MiniLM-L6-v2, offline; it can "
-                    "only express what ImageNet's classes cover. --model clip:NAME_OR_DIR uses a "
-                    "Hugging Face CLIP model with prompt ensembling.")
+        "EfficientNet-Lite0 ImageNet classifier and all-MiniLM-L6-v2, offline; it can "
+        "only express what ImageNet's classes cover. --model clip:NAME_OR_DIR uses a "
+        "Hugging Face CLIP model with prompt ensembling.",
+    )
     z.add_argument("images", nargs="+", help="image files or folders")
     z.add_argument("--labels", required=True, help='comma-separated, e.g. "cat,cup of coffee"')
-    z.add_argument("--model", default="conse",
-                   help="conse, conse:BACKBONE, or clip:NAME_OR_DIR (default conse)")
-    z.add_argument("--template", action="append", dest="templates", metavar="TEXT",
-                   help='prompt template with {} for the label, e.g. "a photo of a {}"; '
-                        "repeat to ensemble (default: the model's own)")
+    z.add_argument(
+        "--model",
+        default="conse",
+        help="conse, conse:BACKBONE, or clip:NAME_OR_DIR (default conse)",
+    )
+    z.add_argument(
+        "--template",
+        action="append",
+        dest="templates",
+        metavar="TEXT",
+        help='prompt template with {} for the label, e.g. "a photo of a {}"; '
+        "repeat to ensemble (default: the model's own)",
+    )
     z.add_argument("--top-k", type=int, default=3)
     z.add_argument("--device", default="auto")
     z.add_argument("--precision", default="auto")
@@ -33,16 +43,29 @@ def run_zeroshot(args: argparse.Namespace) -> int:
     from headstart.zeroshot import zeroshot
 
     if not (args.model == "conse" or args.model.startswith(("conse:", "clip:"))):
-        raise HeadstartError(f"--model '{args.model}': use conse, conse:BACKBONE or "
-                             "clip:NAME_OR_DIR")
+        raise HeadstartError(
+            f"--model '{args.model}': use conse, conse:BACKBONE or clip:NAME_OR_DIR"
+        )
     for t in args.templates or []:
         if "{}" not in t:
             raise HeadstartError(f"--template '{t}' has no {{}} where the label goes")
-    res = zeroshot(args.images, args.labels, args.model, args.templates, args.top_k,
-                   args.device, args.precision)
+    res = zeroshot(
+        args.images,
+        args.labels,
+        args.model,
+        args.templates,
+        args.top_k,
+        args.device,
+        args.precision,
+    )
     if args.json:
-        print_json({"method": res.method, "labels": res.labels,
-                    "predictions": [p.to_dict() for p in res.predictions]})
+        print_json(
+            {
+                "method": res.method,
+                "labels": res.labels,
+                "predictions": [p.to_dict() for p in res.predictions],
+            }
+        )
         return 0
     print(f"zero-shot with {res.method}")
     for p in res.predictions:

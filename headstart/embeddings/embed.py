@@ -24,8 +24,10 @@ def check_items(items: list[Item], skip_bad: bool) -> tuple[list[Item], list[tup
     if bad and not skip_bad:
         listing = "; ".join(f"{p} ({w})" for p, w in bad[:10])
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-        raise DataError(f"{len(bad)} image(s) cannot be decoded: {listing}{more}. "
-                        "Fix or remove them, or pass --skip-bad")
+        raise DataError(
+            f"{len(bad)} image(s) cannot be decoded: {listing}{more}. "
+            "Fix or remove them, or pass --skip-bad"
+        )
     if not good:
         raise DataError("no decodable images to embed")
     return good, bad

@@ -104,13 +104,25 @@ class ModuleEncoder:
             raise HeadstartError("no images to embed")
         samples = [Sample(Path(f), "") for f in files]
         return FeatureCache().features(
-            self.module, self.weights_id, samples, ImageFiles(files, self.transform),
-            self.transform, self.device, self.dtype, batch_size=self.batch_size,
-            progress=progress, desc="embeddings")
+            self.module,
+            self.weights_id,
+            samples,
+            ImageFiles(files, self.transform),
+            self.transform,
+            self.device,
+            self.dtype,
+            batch_size=self.batch_size,
+            progress=progress,
+            desc="embeddings",
+        )
 
     def meta(self) -> dict[str, Any]:
-        return {"spec": self.spec, "description": self.description, "weights_id": self.weights_id,
-                **self.extra}
+        return {
+            "spec": self.spec,
+            "description": self.description,
+            "weights_id": self.weights_id,
+            **self.extra,
+        }
 
 
 @dataclass
@@ -141,8 +153,12 @@ class PixelEncoder:
         return {"spec": self.spec, "description": self.description}
 
 
-def backbone_encoder(name: str = DEFAULT_SPEC, weights: str = "pretrained", device: str = "auto",
-                     precision: str = "auto") -> ModuleEncoder:
+def backbone_encoder(
+    name: str = DEFAULT_SPEC,
+    weights: str = "pretrained",
+    device: str = "auto",
+    precision: str = "auto",
+) -> ModuleEncoder:
     """Pooled features of a pretrained (or local-weights) backbone, with its own preprocessing."""
     from headstart.backbones import fingerprint, load_backbone
     from headstart.data.transforms import eval_transform
@@ -153,16 +169,26 @@ def backbone_encoder(name: str = DEFAULT_SPEC, weights: str = "pretrained", devi
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
     bb.body.to(dev)
-    return ModuleEncoder(name, f"{name} ({bb.weights_source}), pooled features",
-                         bb.body, eval_transform(bb.data_config),
-                         f"{name}:{fingerprint(bb.body)}", dev, dtype,
-                         extra={"weights": str(weights), "data_config": bb.data_config,
-                                "weights_source": bb.weights_source,
-                                "num_features": bb.num_features})
+    return ModuleEncoder(
+        name,
+        f"{name} ({bb.weights_source}), pooled features",
+        bb.body,
+        eval_transform(bb.data_config),
+        f"{name}:{fingerprint(bb.body)}",
+        dev,
+        dtype,
+        extra={
+            "weights": str(weights),
+            "data_config": bb.data_config,
+            "weights_source": bb.weights_source,
+            "num_features": bb.num_features,
+        },
+    )
 
 
-def checkpoint_encoder(path: str | Path, device: str = "auto",
-                       precision: str = "auto") -> ModuleEncoder:
+def checkpoint_encoder(
+    path: str | Path, device: str = "auto", precision: str = "auto"
+) -> ModuleEncoder:
     """The embedding of a fine-tuned headstart model (image classifier or few-shot model)."""
     from headstart.backbones import fingerprint
     from headstart.data.transforms import eval_transform
@@ -191,13 +217,33 @@ def checkpoint_encoder(path: str | Path, device: str = "auto",
     else:
         raise HeadstartError(f"{file} is a '{task}' checkpoint; embeddings need an image model")
     resolved = str(file.resolve())
-    return ModuleEncoder(resolved, f"{what} from {resolved}", module, eval_transform(cfg),
-                         f"ckpt:{fingerprint(module)}", dev, dtype,
-                         extra={"checkpoint": resolved, "data_config": cfg})
+    run = file.parent.parent if file.parent.name == "checkpoints" else file
+    return ModuleEncoder(
+        resolved,
+        f"{what} ({_short(run)})",
+        module,
+        eval_transform(cfg),
+        f"ckpt:{fingerprint(module)}",
+        dev,
+        dtype,
+        extra={"checkpoint": resolved, "data_config": cfg},
+    )
 
 
-def load_encoder(spec: str = DEFAULT_SPEC, weights: str = "pretrained", device: str = "auto",
-                 precision: str = "auto") -> ImageEncoder:
+def _short(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_encoder(
+    spec: str = DEFAULT_SPEC,
+    weights: str = "pretrained",
+    device: str = "auto",
+    precision: str = "auto",
+) -> ImageEncoder:
     """The encoder named by ``spec`` (see the module docstring).
 
     >>> enc = load_encoder("tf_efficientnet_lite0")
@@ -217,21 +263,26 @@ def load_encoder(spec: str = DEFAULT_SPEC, weights: str = "pretrained", device: 
         from headstart.zeroshot.clip import clip_encoder
 
         if not arg:
-            raise HeadstartError("--model clip:NAME_OR_DIR needs a name, e.g. "
-                                 "clip:openai/clip-vit-base-patch32 or clip:path/to/folder")
+            raise HeadstartError(
+                "--model clip:NAME_OR_DIR needs a name, e.g. "
+                "clip:openai/clip-vit-base-patch32 or clip:path/to/folder"
+            )
         return clip_encoder(arg, device=device, precision=precision)
     if Path(spec).exists():
         return checkpoint_encoder(spec, device, precision)
     return backbone_encoder(spec, weights, device, precision)
 
 
-def encoder_from_meta(meta: dict[str, Any], device: str = "auto",
-                      precision: str = "auto") -> ImageEncoder:
+def encoder_from_meta(
+    meta: dict[str, Any], device: str = "auto", precision: str = "auto"
+) -> ImageEncoder:
     """Rebuild the encoder that produced a set of embeddings (to embed queries the same way)."""
     spec = str(meta.get("spec", DEFAULT_SPEC))
     encoder = load_encoder(spec, str(meta.get("weights", "pretrained")), device, precision)
     expected = meta.get("weights_id")
     if expected and encoder.meta().get("weights_id") != expected:
-        raise HeadstartError(f"the weights of '{spec}' changed since these embeddings were made; "
-                             "embed the data again with the current weights")
+        raise HeadstartError(
+            f"the weights of '{spec}' changed since these embeddings were made; "
+            "embed the data again with the current weights"
+        )
     return encoder

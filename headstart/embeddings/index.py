@@ -81,7 +81,7 @@ def _build_faiss(vectors: np.ndarray, kind: str, p: IndexParams) -> Any:
 
 def _add_chunks(index: Any, vectors: np.ndarray) -> None:
     for start in range(0, len(vectors), CHUNK):
-        index.add(normalize(vectors[start:start + CHUNK]))
+        index.add(normalize(vectors[start : start + CHUNK]))
 
 
 @dataclass
@@ -106,8 +106,12 @@ class VectorIndex:
         return len(self.items)
 
     @classmethod
-    def build(cls, embeddings: str | Path | EmbeddingSet, out: str | Path,
-              params: IndexParams | None = None) -> VectorIndex:
+    def build(
+        cls,
+        embeddings: str | Path | EmbeddingSet,
+        out: str | Path,
+        params: IndexParams | None = None,
+    ) -> VectorIndex:
         """Index the vectors of an embeddings folder into ``out``."""
         emb = embeddings if isinstance(embeddings, EmbeddingSet) else EmbeddingSet.load(embeddings)
         p = params or IndexParams()
@@ -119,8 +123,10 @@ class VectorIndex:
         root = Path(root)
         path = root / "index.json"
         if not path.is_file():
-            raise DataError(f"{root} is not an index (no index.json); build one with "
-                            "`headstart index EMBEDDINGS_DIR`")
+            raise DataError(
+                f"{root} is not an index (no index.json); build one with "
+                "`headstart index EMBEDDINGS_DIR`"
+            )
         meta = json.loads(path.read_text(encoding="utf-8"))
         g = meta["generation"]
         index = _faiss().read_index(str(root / f"index-{g}.faiss"))
@@ -129,8 +135,9 @@ class VectorIndex:
         vectors = np.load(root / f"vectors-{g}.npy", mmap_mode="r")
         items = read_items(root / f"items-{g}.csv")
         if not len(vectors) == len(items) == index.ntotal == meta["n"]:
-            raise DataError(f"{root} is inconsistent; rebuild it with `headstart index {root} "
-                            "--rebuild`")
+            raise DataError(
+                f"{root} is inconsistent; rebuild it with `headstart index {root} --rebuild`"
+            )
         return cls(root, meta, index, vectors, items)
 
     def search(self, queries: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -155,18 +162,36 @@ class VectorIndex:
         new_vectors = np.asarray(vectors, np.float32)[keep]
         new_items = [items[i] for i in keep]
         if new_vectors.shape[1] != self.vectors.shape[1]:
-            raise DataError(f"new vectors have {new_vectors.shape[1]} dimensions, the index "
-                            f"{self.vectors.shape[1]}; embed them with the index's encoder")
+            raise DataError(
+                f"new vectors have {new_vectors.shape[1]} dimensions, the index "
+                f"{self.vectors.shape[1]}; embed them with the index's encoder"
+            )
         n = len(self) + len(keep)
         same_kind = self.params.resolved(n) == self.kind or self.params.kind != "auto"
         reuse = self.index if same_kind else None
-        return _write_generation(self.root, self.meta["generation"] + 1, self.vectors,
-                                 new_vectors, self.items + new_items, self.params, self.meta, reuse)
+        return _write_generation(
+            self.root,
+            self.meta["generation"] + 1,
+            self.vectors,
+            new_vectors,
+            self.items + new_items,
+            self.params,
+            self.meta,
+            reuse,
+        )
 
     def rebuild(self, params: IndexParams | None = None) -> VectorIndex:
         """Rebuild the FAISS index from the kept raw vectors (optionally with new parameters)."""
-        return _write_generation(self.root, self.meta["generation"] + 1, self.vectors, None,
-                                 self.items, params or self.params, self.meta, None)
+        return _write_generation(
+            self.root,
+            self.meta["generation"] + 1,
+            self.vectors,
+            None,
+            self.items,
+            params or self.params,
+            self.meta,
+            None,
+        )
 
     def check(self, k: int = 10, n_queries: int = 200, seed: int = 0) -> dict[str, float]:
         """Recall@k of this index against exact search, and single-query latency (ms)."""
@@ -181,14 +206,25 @@ class VectorIndex:
             times.append((time.perf_counter() - start) * 1000)
             found.append(rows[0])
         hits = [len(set(t.tolist()) & set(f.tolist())) for t, f in zip(truth, found)]
-        return {"recall_at_k": float(np.mean(hits) / truth.shape[1]), "k": float(truth.shape[1]),
-                "queries": float(len(queries)), "latency_ms_p50": float(np.percentile(times, 50)),
-                "latency_ms_p95": float(np.percentile(times, 95))}
+        return {
+            "recall_at_k": float(np.mean(hits) / truth.shape[1]),
+            "k": float(truth.shape[1]),
+            "queries": float(len(queries)),
+            "latency_ms_p50": float(np.percentile(times, 50)),
+            "latency_ms_p95": float(np.percentile(times, 95)),
+        }
 
 
-def _write_generation(root: Path, g: int, vectors: np.ndarray, extra: np.ndarray | None,
-                      items: list[Item], p: IndexParams, meta: dict[str, Any],
-                      index: Any) -> VectorIndex:
+def _write_generation(
+    root: Path,
+    g: int,
+    vectors: np.ndarray,
+    extra: np.ndarray | None,
+    items: list[Item],
+    p: IndexParams,
+    meta: dict[str, Any],
+    index: Any,
+) -> VectorIndex:
     root.mkdir(parents=True, exist_ok=True)
     n = len(items)
     kind = p.resolved(n)
@@ -203,10 +239,17 @@ def _write_generation(root: Path, g: int, vectors: np.ndarray, extra: np.ndarray
         _add_chunks(index, extra)
     faiss = _faiss()
     write_atomic(root / f"index-{g}.faiss", lambda tmp: faiss.write_index(index, str(tmp)))
-    new_meta = {**{k: v for k, v in meta.items() if k != "format"}, "format": FORMAT,
-                "generation": g, "kind": kind, "n": n, "dim": int(vectors.shape[1]),
-                "metric": "cosine", "params": asdict(p),
-                "build_seconds": round(time.perf_counter() - start, 3)}
+    new_meta = {
+        **{k: v for k, v in meta.items() if k != "format"},
+        "format": FORMAT,
+        "generation": g,
+        "kind": kind,
+        "n": n,
+        "dim": int(vectors.shape[1]),
+        "metric": "cosine",
+        "params": asdict(p),
+        "build_seconds": round(time.perf_counter() - start, 3),
+    }
     write_json_atomic(root / "index.json", new_meta)
     for old in root.glob("*-*.*"):
         stem = old.stem.rsplit("-", 1)

@@ -35,17 +35,21 @@ def project_2d(vectors: np.ndarray, method: str = "tsne", seed: int = 0) -> np.n
         from sklearn.manifold import TSNE
 
         perplexity = float(min(30.0, (n - 1) / 3))
-        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                    metric="cosine").fit_transform(x)
+        return TSNE(
+            n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine"
+        ).fit_transform(x)
     try:
         import umap
     except ImportError:
-        raise HeadstartError("--method umap needs umap-learn: pip install umap-learn==0.5.12 "
-                             "(or use --method tsne or pca)") from None
+        raise HeadstartError(
+            "--method umap needs umap-learn: pip install umap-learn==0.5.12 "
+            "(or use --method tsne or pca)"
+        ) from None
     with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded on purpose
         warnings.simplefilter("ignore", UserWarning)
-        return umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), metric="cosine",
-                         random_state=seed).fit_transform(x)
+        return umap.UMAP(
+            n_components=2, n_neighbors=min(15, n - 1), metric="cosine", random_state=seed
+        ).fit_transform(x)
 
 
 def plot_map(path: str | Path, xy: np.ndarray, labels: Sequence[str], title: str) -> Path:
@@ -64,20 +68,38 @@ def plot_map(path: str | Path, xy: np.ndarray, labels: Sequence[str], title: str
         ax.scatter(xy[:, 0], xy[:, 1], s=size, c="tab:grey", alpha=0.7)
     for i, name in enumerate(names):
         sel = lab == name
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(i % cmap.N), alpha=0.75,
-                   label=f"{name} ({int(sel.sum())})")
+        ax.scatter(
+            xy[sel, 0],
+            xy[sel, 1],
+            s=size,
+            color=cmap(i % cmap.N),
+            alpha=0.75,
+            label=f"{name} ({int(sel.sum())})",
+        )
     if names:
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, markerscale=2,
-                  frameon=False, title="class")
+        ax.legend(
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            fontsize=8,
+            markerscale=2,
+            frameon=False,
+            title="class",
+        )
     ax.set(title=title, xticks=[], yticks=[])
-    write_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110,
-                                                    bbox_inches="tight"))
+    write_atomic(
+        Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    )
     plt.close(fig)
     return Path(path)
 
 
-def make_map(embeddings: str | Path | EmbeddingSet, method: str = "tsne",
-             out: str | Path | None = None, max_points: int = 5000, seed: int = 0) -> Path:
+def make_map(
+    embeddings: str | Path | EmbeddingSet,
+    method: str = "tsne",
+    out: str | Path | None = None,
+    max_points: int = 5000,
+    seed: int = 0,
+) -> Path:
     """Project an embeddings folder to 2-D and write ``map-<method>.png`` (a seeded sample of
     ``max_points`` when larger). Returns the PNG's path.
 

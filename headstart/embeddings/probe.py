@@ -33,18 +33,21 @@ class ProbeResult:
         return asdict(self)
 
     def table(self) -> str:
-        return "\n".join([
-            f"held out: {self.holdout} ({self.n_train} train / {self.n_test} test, "
-            f"{self.n_classes} classes)",
-            f"linear probe (logistic regression)  accuracy {self.linear_acc:.4f}",
-            f"kNN (k={self.k}, cosine)               accuracy {self.knn_acc:.4f}",
-            f"k-means (k={self.n_classes})                 purity {self.kmeans_purity:.4f}  "
-            f"NMI {self.kmeans_nmi:.4f}",
-        ])
+        return "\n".join(
+            [
+                f"held out: {self.holdout} ({self.n_train} train / {self.n_test} test, "
+                f"{self.n_classes} classes)",
+                f"linear probe (logistic regression)  accuracy {self.linear_acc:.4f}",
+                f"kNN (k={self.k}, cosine)               accuracy {self.knn_acc:.4f}",
+                f"k-means (k={self.n_classes})                 purity {self.kmeans_purity:.4f}  "
+                f"NMI {self.kmeans_nmi:.4f}",
+            ]
+        )
 
 
-def holdout_split(emb: EmbeddingSet, test_size: float, seed: int,
-                  holdout: str = "auto") -> tuple[np.ndarray, np.ndarray, str]:
+def holdout_split(
+    emb: EmbeddingSet, test_size: float, seed: int, holdout: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Row numbers of (train, test) among labelled items, and how they were chosen."""
     labels = emb.labels()
     rows = np.flatnonzero(labels >= 0)
@@ -61,8 +64,13 @@ def holdout_split(emb: EmbeddingSet, test_size: float, seed: int,
     return np.sort(tr), np.sort(te), f"random stratified {test_size:.0%} (seed {seed})"
 
 
-def probe(embeddings: str | Path | EmbeddingSet, test_size: float = 0.25, k: int = 5,
-          seed: int = 0, holdout: str = "auto") -> ProbeResult:
+def probe(
+    embeddings: str | Path | EmbeddingSet,
+    test_size: float = 0.25,
+    k: int = 5,
+    seed: int = 0,
+    holdout: str = "auto",
+) -> ProbeResult:
     """Linear-probe and kNN accuracy on held-out items; k-means purity and NMI on all of them.
 
     >>> probe("runs/embed/fmnist").linear_acc
@@ -78,8 +86,10 @@ def probe(embeddings: str | Path | EmbeddingSet, test_size: float = 0.25, k: int
     labels = emb.labels()
     n_classes = len(emb.classes)
     if n_classes < 2:
-        raise DataError(f"{emb.root}: a probe needs labelled embeddings of at least 2 classes "
-                        "(embed a folder of class folders)")
+        raise DataError(
+            f"{emb.root}: a probe needs labelled embeddings of at least 2 classes "
+            "(embed a folder of class folders)"
+        )
     tr, te, how = holdout_split(emb, test_size, seed, holdout)
     x = normalize(np.asarray(emb.vectors))
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5))
@@ -88,9 +98,13 @@ def probe(embeddings: str | Path | EmbeddingSet, test_size: float = 0.25, k: int
     rows = np.flatnonzero(labels >= 0)
     clusters = KMeans(n_clusters=n_classes, n_init=10, random_state=seed).fit_predict(x[rows])
     return ProbeResult(
-        holdout=how, n_train=len(tr), n_test=len(te), n_classes=n_classes,
+        holdout=how,
+        n_train=len(tr),
+        n_test=len(te),
+        n_classes=n_classes,
         linear_acc=float(linear.score(x[te], labels[te])),
-        knn_acc=float(knn.score(x[te], labels[te])), k=min(k, len(tr)),
+        knn_acc=float(knn.score(x[te], labels[te])),
+        k=min(k, len(tr)),
         kmeans_purity=purity(labels[rows], clusters),
         kmeans_nmi=float(normalized_mutual_info_score(labels[rows], clusters)),
     )

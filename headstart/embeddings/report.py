@@ -31,13 +31,14 @@ def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
     probe_path = root / "probe.json"
     if probe_path.is_file():
         res = json.loads(probe_path.read_text(encoding="utf-8"))
-        parts += ["<h2>Probe</h2><table>",
-                  _row("held out", f"{res['holdout']} ({res['n_train']} / {res['n_test']})"),
-                  _row("linear probe accuracy", f"{res['linear_acc']:.4f}"),
-                  _row(f"kNN accuracy (k={res['k']})", f"{res['knn_acc']:.4f}"),
-                  _row("k-means purity / NMI",
-                       f"{res['kmeans_purity']:.4f} / {res['kmeans_nmi']:.4f}"),
-                  "</table>"]
+        parts += [
+            "<h2>Probe</h2><table>",
+            _row("held out", f"{res['holdout']} ({res['n_train']} / {res['n_test']})"),
+            _row("linear probe accuracy", f"{res['linear_acc']:.4f}"),
+            _row(f"kNN accuracy (k={res['k']})", f"{res['knn_acc']:.4f}"),
+            _row("k-means purity / NMI", f"{res['kmeans_purity']:.4f} / {res['kmeans_nmi']:.4f}"),
+            "</table>",
+        ]
     for png in sorted(root.glob("map-*.png")):
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         parts.append(f"<h2>{html.escape(png.stem)}</h2><img src='data:image/png;base64,{data}'>")

@@ -35,9 +35,15 @@ class QueryResult:
         return {"query": self.query, "kind": self.kind, "hits": [asdict(h) for h in self.hits]}
 
 
-def search(index: str | Path | VectorIndex, images: Sequence[str | Path] = (),
-           texts: Sequence[str] = (), k: int = 5, device: str = "auto",
-           precision: str = "auto", progress: bool = False) -> list[QueryResult]:
+def search(
+    index: str | Path | VectorIndex,
+    images: Sequence[str | Path] = (),
+    texts: Sequence[str] = (),
+    k: int = 5,
+    device: str = "auto",
+    precision: str = "auto",
+    progress: bool = False,
+) -> list[QueryResult]:
     """Nearest neighbours of each query image and each text (text needs a text-aligned index).
 
     >>> search("runs/embed/fmnist/index", ["shoe.png"], k=5)[0].hits[0].label
@@ -50,7 +56,8 @@ def search(index: str | Path | VectorIndex, images: Sequence[str | Path] = (),
     if texts and not emb_meta.get("text_space"):
         raise HeadstartError(
             f"{idx.root} holds {emb_meta['encoder']['description']} vectors, which have no text "
-            "side; for --text search embed with `--backbone conse` or `--backbone clip:NAME`")
+            "side; for --text search embed with `--backbone conse` or `--backbone clip:NAME`"
+        )
     encoder = encoder_from_meta(emb_meta["encoder"], device, precision)
     results: list[QueryResult] = []
     if images:
@@ -63,13 +70,17 @@ def search(index: str | Path | VectorIndex, images: Sequence[str | Path] = (),
     return results
 
 
-def _hits(idx: VectorIndex, vectors: np.ndarray, queries: list[str], kind: str,
-          k: int) -> list[QueryResult]:
+def _hits(
+    idx: VectorIndex, vectors: np.ndarray, queries: list[str], kind: str, k: int
+) -> list[QueryResult]:
     scores, rows = idx.search(vectors, k)
     out = []
     for q, srow, rrow in zip(queries, scores, rows):
-        hits = [Hit(r + 1, idx.items[i].id, str(idx.items[i].path), idx.items[i].label, float(s))
-                for r, (s, i) in enumerate(zip(srow, rrow)) if i >= 0]
+        hits = [
+            Hit(r + 1, idx.items[i].id, str(idx.items[i].path), idx.items[i].label, float(s))
+            for r, (s, i) in enumerate(zip(srow, rrow))
+            if i >= 0
+        ]
         out.append(QueryResult(q, kind, hits))
     return out
 
@@ -84,8 +95,9 @@ def contact_sheet(path: str | Path, results: Sequence[QueryResult], thumb: int =
     from headstart.io import write_atomic
 
     cols = 1 + max((len(r.hits) for r in results), default=0)
-    fig, axes = plt.subplots(len(results), cols, figsize=(1.6 * cols, 1.9 * len(results)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(results), cols, figsize=(1.6 * cols, 1.9 * len(results)), squeeze=False
+    )
     for row, res in zip(axes, results):
         for ax in row:
             ax.axis("off")
@@ -93,8 +105,17 @@ def contact_sheet(path: str | Path, results: Sequence[QueryResult], thumb: int =
             row[0].imshow(_thumb(res.query, thumb))
             row[0].set_title("query", fontsize=8, color="tab:blue")
         else:
-            row[0].text(0.5, 0.5, f"“{res.query}”", ha="center", va="center", wrap=True,
-                        fontsize=9, color="tab:blue", transform=row[0].transAxes)
+            row[0].text(
+                0.5,
+                0.5,
+                f"“{res.query}”",
+                ha="center",
+                va="center",
+                wrap=True,
+                fontsize=9,
+                color="tab:blue",
+                transform=row[0].transAxes,
+            )
         for ax, hit in zip(row[1:], res.hits):
             ax.imshow(_thumb(hit.path, thumb))
             ax.set_title(f"{hit.score:.3f}" + (f"\n{hit.label}" if hit.label else ""), fontsize=7)

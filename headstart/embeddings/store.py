@@ -64,15 +64,21 @@ def _folder_items(root: Path, split: str | None) -> list[Item]:
         if split is not None and split not in splits:
             raise DataError(f"{root} has no {split}/ folder (found: {', '.join(splits)})")
         names = [split] if split else list(splits)
-        return [Item(str(s.path.relative_to(root)), s.path, s.label, name)
-                for name in names for s in scan_class_folders(splits[name])]
+        return [
+            Item(str(s.path.relative_to(root)), s.path, s.label, name)
+            for name in names
+            for s in scan_class_folders(splits[name])
+        ]
     if split is not None:
         raise DataError(f"--split {split}: {root} has no train/ val/ test/ folders")
-    has_classes = any(c.is_dir() and not c.name.startswith(".") and
-                      any(is_image_file(f) for f in c.rglob("*")) for c in root.iterdir())
+    has_classes = any(
+        c.is_dir() and not c.name.startswith(".") and any(is_image_file(f) for f in c.rglob("*"))
+        for c in root.iterdir()
+    )
     if has_classes:
-        return [Item(str(s.path.relative_to(root)), s.path, s.label)
-                for s in scan_class_folders(root)]
+        return [
+            Item(str(s.path.relative_to(root)), s.path, s.label) for s in scan_class_folders(root)
+        ]
     files = sorted(f for f in root.iterdir() if f.is_file() and is_image_file(f))
     return [Item(str(f.relative_to(root)), f) for f in files]
 
@@ -100,16 +106,20 @@ class EmbeddingSet:
         root = Path(root)
         meta_path = root / "meta.json"
         if not meta_path.is_file():
-            raise DataError(f"{root} holds no embeddings (no meta.json); "
-                            f"create them with `headstart embed DATA --out {root}`")
+            raise DataError(
+                f"{root} holds no embeddings (no meta.json); "
+                f"create them with `headstart embed DATA --out {root}`"
+            )
         import json
 
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         vectors = np.load(root / "vectors.npy", mmap_mode="r")
         items = read_items(root / "items.csv")
         if not len(vectors) == len(items) == meta.get("n"):
-            raise DataError(f"{root} is incomplete ({len(vectors)} vectors, {len(items)} items, "
-                            f"meta says {meta.get('n')}); run `headstart embed` again")
+            raise DataError(
+                f"{root} is incomplete ({len(vectors)} vectors, {len(items)} items, "
+                f"meta says {meta.get('n')}); run `headstart embed` again"
+            )
         return cls(root, vectors, items, meta)
 
 
@@ -117,15 +127,16 @@ def write_vectors(path: Path, vectors: np.ndarray, extra: np.ndarray | None = No
     """Write ``vectors`` (then ``extra`` rows) as float32 ``.npy``, in chunks, atomically."""
     rows = len(vectors) + (len(extra) if extra is not None else 0)
     with atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                        shape=(rows, vectors.shape[1]))
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.float32, shape=(rows, vectors.shape[1])
+        )
         offset = 0
         for part in (vectors, extra):
             if part is None:
                 continue
             for start in range(0, len(part), CHUNK):
-                chunk = np.asarray(part[start:start + CHUNK], dtype=np.float32)
-                out[offset:offset + len(chunk)] = chunk
+                chunk = np.asarray(part[start : start + CHUNK], dtype=np.float32)
+                out[offset : offset + len(chunk)] = chunk
                 offset += len(chunk)
         out.flush()
         del out
@@ -148,8 +159,9 @@ def read_items(path: Path) -> list[Item]:
         return [Item(r["id"], Path(r["path"]), r["label"], r["split"]) for r in csv.DictReader(fh)]
 
 
-def save_embeddings(out: str | Path, vectors: np.ndarray, items: Sequence[Item],
-                    meta: dict[str, Any]) -> EmbeddingSet:
+def save_embeddings(
+    out: str | Path, vectors: np.ndarray, items: Sequence[Item], meta: dict[str, Any]
+) -> EmbeddingSet:
     """Write a complete embeddings folder (vectors, items, then meta) and load it back."""
     out = Path(out)
     if len(vectors) != len(items):

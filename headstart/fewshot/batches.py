@@ -24,8 +24,17 @@ def _rows(acts: np.ndarray, rows: np.ndarray, shape: tuple[int, ...]) -> torch.T
 class EpisodeBatches:
     """``(episode, query_targets)`` pairs for ``EpisodeNet``: ``steps`` episodes per pass."""
 
-    def __init__(self, acts: np.ndarray, shape: tuple[int, ...], labels: np.ndarray, ways: int,
-                 shots: int, queries: int, steps: int, fixed_seed: int | None = None):
+    def __init__(
+        self,
+        acts: np.ndarray,
+        shape: tuple[int, ...],
+        labels: np.ndarray,
+        ways: int,
+        shots: int,
+        queries: int,
+        steps: int,
+        fixed_seed: int | None = None,
+    ):
         self.acts, self.shape, self.labels = acts, shape, np.asarray(labels)
         self.ways, self.shots, self.queries, self.steps = ways, shots, queries, steps
         self.fixed_seed = fixed_seed
@@ -36,23 +45,35 @@ class EpisodeBatches:
 
     def __iter__(self) -> Iterator[tuple[Any, torch.Tensor]]:  # (dict of tensors, targets)
         seed = self.fixed_seed if self.fixed_seed is not None else int(np.random.randint(2**31))
-        for ep in sample_episodes(self.labels, self.ways, self.shots, self.queries, self.steps,
-                                  seed):
-            episode = {"support": _rows(self.acts, ep.support, self.shape),
-                       "support_targets": torch.from_numpy(ep.support_targets()),
-                       "query": _rows(self.acts, ep.query, self.shape)}
+        for ep in sample_episodes(
+            self.labels, self.ways, self.shots, self.queries, self.steps, seed
+        ):
+            episode = {
+                "support": _rows(self.acts, ep.support, self.shape),
+                "support_targets": torch.from_numpy(ep.support_targets()),
+                "query": _rows(self.acts, ep.query, self.shape),
+            }
             yield episode, torch.from_numpy(ep.query_targets())
 
 
 class PairBatches:
     """``(pair, same)`` for ``PairNet``: half same-class, half different-class pairs."""
 
-    def __init__(self, acts: np.ndarray, shape: tuple[int, ...], labels: np.ndarray, pairs: int,
-                 steps: int, fixed_seed: int | None = None):
+    def __init__(
+        self,
+        acts: np.ndarray,
+        shape: tuple[int, ...],
+        labels: np.ndarray,
+        pairs: int,
+        steps: int,
+        fixed_seed: int | None = None,
+    ):
         self.acts, self.shape, self.labels = acts, shape, np.asarray(labels)
         self.pairs, self.steps, self.fixed_seed = pairs, steps, fixed_seed
-        self.by_class = {int(c): np.flatnonzero(self.labels == c)
-                         for c in np.unique(self.labels[self.labels >= 0])}
+        self.by_class = {
+            int(c): np.flatnonzero(self.labels == c)
+            for c in np.unique(self.labels[self.labels >= 0])
+        }
         if len(self.by_class) < 2 or max(len(r) for r in self.by_class.values()) < 2:
             raise DataError("Siamese training needs at least 2 classes and 2 images of a class")
 

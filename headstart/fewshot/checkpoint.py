@@ -30,20 +30,35 @@ def find_checkpoint(path: str | Path) -> Path:
         return resolve_checkpoint(path, "last")
 
 
-def save_fewshot(path: Path, model: TransferModel, backbone: Backbone, cfg: Any,
-                 classes: list[str], split_at: str, threshold: float | None,
-                 history: list[dict[str, Any]]) -> Path:
+def save_fewshot(
+    path: Path,
+    model: TransferModel,
+    backbone: Backbone,
+    cfg: Any,
+    classes: list[str],
+    split_at: str,
+    threshold: float | None,
+    history: list[dict[str, Any]],
+) -> Path:
     from headstart.classify.fit import versions
 
     head_dim = None if isinstance(model.head, nn.Identity) else int(cfg.embed_dim)
     meta = {
         "task": f"fewshot-{cfg.method}",
-        "backbone": {"name": backbone.name, "weights_source": backbone.weights_source,
-                     "data_config": backbone.data_config},
+        "backbone": {
+            "name": backbone.name,
+            "weights_source": backbone.weights_source,
+            "data_config": backbone.data_config,
+        },
         "head": {"projection_dim": head_dim},
-        "metric": cfg.metric, "margin": cfg.margin, "threshold": threshold,
-        "classes": classes, "split_at": split_at,
-        "config": dataclasses.asdict(cfg), "history": history, "versions": versions(),
+        "metric": cfg.metric,
+        "margin": cfg.margin,
+        "threshold": threshold,
+        "classes": classes,
+        "split_at": split_at,
+        "config": dataclasses.asdict(cfg),
+        "history": history,
+        "versions": versions(),
     }
     return save_checkpoint(path, model.state_dict(), meta)
 
@@ -82,8 +97,9 @@ def load_fewshot(path: str | Path) -> FewShotModel:
     try:
         model.load_state_dict(read_tensors(file), strict=True)
     except RuntimeError:
-        raise CheckpointError(f"{file} does not match its declared architecture; the file is "
-                              "damaged or was edited") from None
+        raise CheckpointError(
+            f"{file} does not match its declared architecture; the file is damaged or was edited"
+        ) from None
     return FewShotModel(file, meta, model.eval())
 
 
@@ -99,8 +115,9 @@ class Verification:
         return 1.0 - self.distance / 2.0
 
 
-def verify(model: str | Path, image_a: str | Path, image_b: str | Path,
-           precision: str = "fp32") -> Verification:
+def verify(
+    model: str | Path, image_a: str | Path, image_b: str | Path, precision: str = "fp32"
+) -> Verification:
     """Same class or not, by a Siamese model's embedding distance and calibrated threshold.
 
     >>> verify("runs/fewshot/fmnist-siamese", "a.png", "b.png").same
@@ -110,8 +127,10 @@ def verify(model: str | Path, image_a: str | Path, image_b: str | Path,
     file = find_checkpoint(model)
     meta = read_meta(file)
     if meta.get("task") != "fewshot-siamese" or meta.get("threshold") is None:
-        raise HeadstartError(f"{model} is a '{meta.get('task')}' model; verify needs a Siamese "
-                             "one (`headstart fewshot train DATA --method siamese`)")
+        raise HeadstartError(
+            f"{model} is a '{meta.get('task')}' model; verify needs a Siamese "
+            "one (`headstart fewshot train DATA --method siamese`)"
+        )
     for image in (image_a, image_b):
         if not Path(image).is_file():
             raise HeadstartError(f"image not found: {image}")

@@ -31,8 +31,9 @@ class Episode:
         return np.repeat(np.arange(self.ways), len(self.query) // self.ways)
 
 
-def sample_episodes(labels: np.ndarray, ways: int, shots: int, queries: int, episodes: int,
-                    seed: int = 0) -> list[Episode]:
+def sample_episodes(
+    labels: np.ndarray, ways: int, shots: int, queries: int, episodes: int, seed: int = 0
+) -> list[Episode]:
     """``episodes`` episodes over the classes that have at least ``shots + queries`` items."""
     labels = np.asarray(labels)
     need = shots + queries
@@ -41,16 +42,22 @@ def sample_episodes(labels: np.ndarray, ways: int, shots: int, queries: int, epi
     by_class = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels[labels >= 0])}
     eligible = sorted(c for c, rows in by_class.items() if len(rows) >= need)
     if len(eligible) < ways:
-        raise DataError(f"{ways}-way {shots}-shot episodes with {queries} queries need {ways} "
-                        f"classes with >= {need} images each; only {len(eligible)} have that many")
+        raise DataError(
+            f"{ways}-way {shots}-shot episodes with {queries} queries need {ways} "
+            f"classes with >= {need} images each; only {len(eligible)} have that many"
+        )
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(episodes):
         classes = rng.choice(eligible, size=ways, replace=False)
         picks = [rng.choice(by_class[int(c)], size=need, replace=False) for c in classes]
-        out.append(Episode(classes=np.asarray(classes),
-                           support=np.concatenate([p[:shots] for p in picks]),
-                           query=np.concatenate([p[shots:] for p in picks])))
+        out.append(
+            Episode(
+                classes=np.asarray(classes),
+                support=np.concatenate([p[:shots] for p in picks]),
+                query=np.concatenate([p[shots:] for p in picks]),
+            )
+        )
     return out
 
 

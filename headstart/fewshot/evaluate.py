@@ -32,8 +32,9 @@ class FewShotScore:
         return asdict(self)
 
 
-def labelled_items(data: str | Path, split: str | None = None,
-                   classes: Sequence[str] | None = None) -> list[Item]:
+def labelled_items(
+    data: str | Path, split: str | None = None, classes: Sequence[str] | None = None
+) -> list[Item]:
     """Decodable labelled images of ``data`` (its ``split``; ``val`` by default when present)."""
     root = Path(data)
     if split is None and root.is_dir():
@@ -50,11 +51,19 @@ def labelled_items(data: str | Path, split: str | None = None,
     return items
 
 
-def evaluate_fewshot(data: str | Path, encoders: Sequence[str | ImageEncoder] = (
-                     "tf_efficientnet_lite0",), ways: int = 5, shots: Sequence[int] = (1, 5),
-                     queries: int = 15, episodes: int = 600, split: str | None = None,
-                     classes: Sequence[str] | None = None, metric: str = "cosine",
-                     seed: int = 0, progress: bool = True) -> list[FewShotScore]:
+def evaluate_fewshot(
+    data: str | Path,
+    encoders: Sequence[str | ImageEncoder] = ("tf_efficientnet_lite0",),
+    ways: int = 5,
+    shots: Sequence[int] = (1, 5),
+    queries: int = 15,
+    episodes: int = 600,
+    split: str | None = None,
+    classes: Sequence[str] | None = None,
+    metric: str = "cosine",
+    seed: int = 0,
+    progress: bool = True,
+) -> list[FewShotScore]:
     """Mean accuracy ± 95% CI of nearest-prototype classification for each encoder and shot
     count. Episodes depend only on the labels, ``shots`` and ``seed``: every encoder is
     measured on the same ones.

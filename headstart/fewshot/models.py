@@ -44,7 +44,7 @@ class EpisodeNet(nn.Module):
         z = self.encoder(torch.cat([support, query])).float()
         targets = episode["support_targets"]
         ways = int(targets.max().item()) + 1
-        return proto_logits(z[: len(support)], targets, z[len(support):], ways, self.metric)
+        return proto_logits(z[: len(support)], targets, z[len(support) :], ways, self.metric)
 
 
 class PairNet(nn.Module):
@@ -58,7 +58,7 @@ class PairNet(nn.Module):
     def distance(self, pair: dict[str, torch.Tensor]) -> torch.Tensor:
         a, b = pair["a"], pair["b"]
         z = self.encoder(torch.cat([a, b])).float()
-        return (z[: len(a)] - z[len(a):]).norm(dim=1)
+        return (z[: len(a)] - z[len(a) :]).norm(dim=1)
 
     def logits(self, distance: torch.Tensor) -> torch.Tensor:
         half = self.margin / 2

@@ -28,8 +28,13 @@ METRICS = ("cosine", "euclidean")
 COSINE_SCALE = 10.0  # softmax temperature 0.1 on cosine similarities
 
 
-def proto_logits(support: torch.Tensor, targets: torch.Tensor, query: torch.Tensor, ways: int,
-                 metric: str = "cosine") -> torch.Tensor:
+def proto_logits(
+    support: torch.Tensor,
+    targets: torch.Tensor,
+    query: torch.Tensor,
+    ways: int,
+    metric: str = "cosine",
+) -> torch.Tensor:
     """Logits ``(n_query, ways)`` of each query against the class prototypes of the support."""
     if metric not in METRICS:
         raise HeadstartError(f"--metric '{metric}': choose cosine or euclidean")
@@ -42,8 +47,9 @@ def proto_logits(support: torch.Tensor, targets: torch.Tensor, query: torch.Tens
     return -torch.cdist(query, protos).pow(2)
 
 
-def prototype_scores(support: np.ndarray, targets: np.ndarray, query: np.ndarray, ways: int,
-                     metric: str = "cosine") -> np.ndarray:
+def prototype_scores(
+    support: np.ndarray, targets: np.ndarray, query: np.ndarray, ways: int, metric: str = "cosine"
+) -> np.ndarray:
     """NumPy twin of ``proto_logits`` for evaluation: thousands of small episodes run far
     faster without torch's per-op overhead."""
     if metric not in METRICS:
@@ -59,22 +65,23 @@ def prototype_scores(support: np.ndarray, targets: np.ndarray, query: np.ndarray
     return -np.maximum(d2, 0.0)
 
 
-def episode_accuracies(vectors: np.ndarray, episodes: Sequence[Episode],
-                       metric: str = "cosine") -> np.ndarray:
+def episode_accuracies(
+    vectors: np.ndarray, episodes: Sequence[Episode], metric: str = "cosine"
+) -> np.ndarray:
     """Nearest-prototype accuracy of each episode on fixed ``vectors``."""
     x = np.asarray(vectors, dtype=np.float32)
     if metric == "cosine":
         x = normalize(x)
     accs = np.empty(len(episodes))
     for i, ep in enumerate(episodes):
-        scores = prototype_scores(x[ep.support], ep.support_targets(), x[ep.query], ep.ways,
-                                  metric)
+        scores = prototype_scores(x[ep.support], ep.support_targets(), x[ep.query], ep.ways, metric)
         accs[i] = (scores.argmax(1) == ep.query_targets()).mean()
     return accs
 
 
-def evaluate_vectors(vectors: np.ndarray, episodes: Sequence[Episode],
-                     metric: str = "cosine") -> tuple[float, float]:
+def evaluate_vectors(
+    vectors: np.ndarray, episodes: Sequence[Episode], metric: str = "cosine"
+) -> tuple[float, float]:
     """Mean accuracy and 95% CI half-width over ``episodes``."""
     return mean_ci95(episode_accuracies(vectors, episodes, metric))
 
@@ -90,21 +97,27 @@ class FewShotClassifier:
     metric: str = "cosine"
 
     @classmethod
-    def from_support(cls, support_dir: str | Path, encoder: ImageEncoder,
-                     metric: str = "cosine", progress: bool = False) -> FewShotClassifier:
+    def from_support(
+        cls,
+        support_dir: str | Path,
+        encoder: ImageEncoder,
+        metric: str = "cosine",
+        progress: bool = False,
+    ) -> FewShotClassifier:
         items, _ = check_items(collect_items([support_dir]), skip_bad=False)
         classes = tuple(sorted({it.label for it in items if it.label}))
         if len(classes) < 2 or any(not it.label for it in items):
-            raise DataError(f"{support_dir} must hold one folder of images per class "
-                            f"(at least 2 classes); found {len(classes)}")
+            raise DataError(
+                f"{support_dir} must hold one folder of images per class "
+                f"(at least 2 classes); found {len(classes)}"
+            )
         vectors = np.asarray(encoder.encode([it.path for it in items], progress=progress))
         targets = np.array([classes.index(it.label) for it in items])
         return cls(classes, vectors, targets, encoder, metric)
 
     def probabilities(self, files: Sequence[Path], progress: bool = False) -> np.ndarray:
         query = np.asarray(self.encoder.encode(list(files), progress=progress), np.float32)
-        logits = prototype_scores(self.support, self.targets, query, len(self.classes),
-                                  self.metric)
+        logits = prototype_scores(self.support, self.targets, query, len(self.classes), self.metric)
         prob = np.exp(logits - logits.max(1, keepdims=True))
         return prob / prob.sum(1, keepdims=True)
 
@@ -114,5 +127,7 @@ class FewShotClassifier:
         files = [it.path for it in items]
         probs = self.probabilities(files)
         k = max(1, min(top_k, len(self.classes)))
-        return [Prediction(str(f), [(self.classes[i], float(p[i])) for i in np.argsort(-p)[:k]])
-                for f, p in zip(files, probs)]
+        return [
+            Prediction(str(f), [(self.classes[i], float(p[i])) for i in np.argsort(-p)[:k]])
+            for f, p in zip(files, probs)
+        ]

@@ -37,7 +37,7 @@ def split_body(backbone: Backbone, train_groups: int) -> SplitBody:
     """Split ``backbone.body`` so that the top ``train_groups`` layer groups are in the suffix."""
     body = backbone.body
     n = len(backbone.groups)
-    trained = {p for g in backbone.groups[n - train_groups:] for p in g.params}
+    trained = {p for g in backbone.groups[n - train_groups :] for p in g.params}
     first = _first_trained_block(body, trained)
     if first is None:
         prefix: nn.Module = nn.Identity()
@@ -78,11 +78,26 @@ class _Flat(nn.Module):
         return self.module(x).flatten(1)
 
 
-def prefix_activations(split: SplitBody, backbone: Backbone, files: Sequence, device: torch.device,
-                       dtype: torch.dtype | None, progress: bool = True) -> np.ndarray:
+def prefix_activations(
+    split: SplitBody,
+    backbone: Backbone,
+    files: Sequence,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    progress: bool = True,
+) -> np.ndarray:
     """The prefix output of every file, ``(n, prod(shape))``, from the cache or computed once."""
     tf = eval_transform(backbone.data_config)
     key = f"{backbone.name}:prefix@{split.where}:{fingerprint(split.prefix)}"
     return FeatureCache().features(
-        _Flat(split.prefix), key, [Sample(f, "") for f in files], ImageFiles(files, tf), tf,
-        device, dtype, batch_size=64, progress=progress, desc="frozen prefix")
+        _Flat(split.prefix),
+        key,
+        [Sample(f, "") for f in files],
+        ImageFiles(files, tf),
+        tf,
+        device,
+        dtype,
+        batch_size=64,
+        progress=progress,
+        desc="frozen prefix",
+    )

@@ -88,9 +88,21 @@ class FewShotResult:
 class _FewShotTask:
     """The loop's view of one few-shot run: a single phase over episodes or pairs."""
 
-    def __init__(self, model: TransferModel, plan: Any, groups: list[tuple[str, ...]],
-                 phase: Phase, loss: Any):
-        self.model, self.plan, self.groups, self._phase, self._loss = model, plan, groups, phase, loss
+    def __init__(
+        self,
+        model: TransferModel,
+        plan: Any,
+        groups: list[tuple[str, ...]],
+        phase: Phase,
+        loss: Any,
+    ):
+        self.model, self.plan, self.groups, self._phase, self._loss = (
+            model,
+            plan,
+            groups,
+            phase,
+            loss,
+        )
 
     def phase(self, epoch: int) -> Phase:
         return self._phase
@@ -102,8 +114,9 @@ class _FewShotTask:
         return self._loss(logits, targets)
 
 
-def train_fewshot(data: str | Path | None = None, config: FewShotConfig | None = None,
-                  **overrides: Any) -> FewShotResult:
+def train_fewshot(
+    data: str | Path | None = None, config: FewShotConfig | None = None, **overrides: Any
+) -> FewShotResult:
     """Fine-tune a backbone for few-shot use and compare it with frozen prototypes.
 
     >>> res = train_fewshot("data/fmnist", method="protonet", classes=BASE, eval_classes=NOVEL)
@@ -126,21 +139,35 @@ def train_fewshot(data: str | Path | None = None, config: FewShotConfig | None =
     dtype = resolve_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     backbone = load_backbone(cfg.backbone, cfg.weights)
-    head: nn.Module = nn.Identity() if cfg.method == "protonet" else \
-        projection_head(backbone.num_features, cfg.embed_dim)
+    head: nn.Module = (
+        nn.Identity()
+        if cfg.method == "protonet"
+        else projection_head(backbone.num_features, cfg.embed_dim)
+    )
     model = TransferModel(backbone.body, head).to(device)
     groups = [g.params for g in backbone.groups]
     n = max(1, min(cfg.train_groups, len(groups)))
     sizes = [sum(backbone.body.get_parameter(p).numel() for p in g) for g in groups]
-    plan = make_plan(f"partial:{n}", [g.name for g in backbone.groups], sizes,
-                     count_params(head), cfg.epochs, PlanOptions(lr=cfg.lr, head_lr=cfg.head_lr))
+    plan = make_plan(
+        f"partial:{n}",
+        [g.name for g in backbone.groups],
+        sizes,
+        count_params(head),
+        cfg.epochs,
+        PlanOptions(lr=cfg.lr, head_lr=cfg.head_lr),
+    )
     apply_plan(model, plan, groups, 0)
     split = split_body(backbone, n)
-    acts = {name: prefix_activations(split, backbone, [it.path for it in items], device, dtype,
-                                     cfg.progress)
-            for name, items in (("train", train_items), ("val", val_items))}
-    labels = {name: np.array([names.index(it.label) for it in items])
-              for name, items in (("train", train_items), ("val", val_items))}
+    acts = {
+        name: prefix_activations(
+            split, backbone, [it.path for it in items], device, dtype, cfg.progress
+        )
+        for name, items in (("train", train_items), ("val", val_items))
+    }
+    labels = {
+        name: np.array([names.index(it.label) for it in items])
+        for name, items in (("train", train_items), ("val", val_items))
+    }
     encoder = nn.Sequential(split.suffix, head)
     param_groups = build_param_groups(model, plan, groups, 0, cfg.weight_decay)
     net, phase, loss = _phase(cfg, encoder, acts, labels, split.shape, param_groups)
@@ -148,39 +175,82 @@ def train_fewshot(data: str | Path | None = None, config: FewShotConfig | None =
         print(plan.table() + f"\n  frozen prefix cached up to {split.where}")
     run_dir = new_run_dir(cfg.out, "fewshot", cfg.name or f"{Path(cfg.data).name}-{cfg.method}")
     write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-    loop = Loop(_FewShotTask(model, plan, groups, phase, loss),
-                LoopConfig(cfg.epochs, cfg.seed, device=device, dtype=dtype,
-                           progress=cfg.progress), callbacks=[_report(run_dir, cfg.progress)])
+    loop = Loop(
+        _FewShotTask(model, plan, groups, phase, loss),
+        LoopConfig(cfg.epochs, cfg.seed, device=device, dtype=dtype, progress=cfg.progress),
+        callbacks=[_report(run_dir, cfg.progress)],
+    )
     history = loop.run()
-    threshold = _calibrate(net, acts["val"], labels["val"], split.shape, cfg, device) \
-        if isinstance(net, PairNet) else None
-    save_fewshot(run_dir / "checkpoints" / "last.safetensors", model, backbone, cfg, names,
-                 split.where, threshold, [r.row() for r in history])
-    encoders = [backbone_encoder(cfg.backbone, cfg.weights, cfg.device, cfg.precision),
-                checkpoint_encoder(run_dir, cfg.device, cfg.precision)]
-    scores = evaluate_fewshot(cfg.data, encoders, cfg.eval_ways,
-                              cfg.eval_shots, cfg.eval_queries, cfg.eval_episodes, "val",
-                              cfg.eval_classes, cfg.metric, cfg.seed, cfg.progress)
+    threshold = (
+        _calibrate(net, acts["val"], labels["val"], split.shape, cfg, device)
+        if isinstance(net, PairNet)
+        else None
+    )
+    save_fewshot(
+        run_dir / "checkpoints" / "last.safetensors",
+        model,
+        backbone,
+        cfg,
+        names,
+        split.where,
+        threshold,
+        [r.row() for r in history],
+    )
+    encoders = [
+        backbone_encoder(cfg.backbone, cfg.weights, cfg.device, cfg.precision),
+        checkpoint_encoder(run_dir, cfg.device, cfg.precision),
+    ]
+    scores = evaluate_fewshot(
+        cfg.data,
+        encoders,
+        cfg.eval_ways,
+        cfg.eval_shots,
+        cfg.eval_queries,
+        cfg.eval_episodes,
+        "val",
+        cfg.eval_classes,
+        cfg.metric,
+        cfg.seed,
+        cfg.progress,
+    )
     write_json_atomic(run_dir / "fewshot_eval.json", [s.to_dict() for s in scores])
     write_text_atomic(run_dir / "fewshot_eval.txt", score_table(scores) + "\n")
     return FewShotResult(run_dir, history, scores, threshold)
 
 
-def _phase(cfg: FewShotConfig, encoder: nn.Module, acts: dict[str, np.ndarray],
-           labels: dict[str, np.ndarray], shape: tuple[int, ...],
-           param_groups: list[dict[str, Any]]) -> tuple[nn.Module, Phase, Any]:
+def _phase(
+    cfg: FewShotConfig,
+    encoder: nn.Module,
+    acts: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    shape: tuple[int, ...],
+    param_groups: list[dict[str, Any]],
+) -> tuple[nn.Module, Phase, Any]:
     if cfg.method == "protonet":
         net: nn.Module = EpisodeNet(encoder, cfg.metric)
-        train = EpisodeBatches(acts["train"], shape, labels["train"], cfg.ways, cfg.shots,
-                               cfg.queries, cfg.steps)
-        val = EpisodeBatches(acts["val"], shape, labels["val"], cfg.ways, cfg.shots,
-                             cfg.queries, cfg.val_episodes, fixed_seed=cfg.seed + 1)
-        return net, Phase("episodic", net, train, val, param_groups, cfg.steps), \
-            nn.CrossEntropyLoss()
+        train = EpisodeBatches(
+            acts["train"], shape, labels["train"], cfg.ways, cfg.shots, cfg.queries, cfg.steps
+        )
+        val = EpisodeBatches(
+            acts["val"],
+            shape,
+            labels["val"],
+            cfg.ways,
+            cfg.shots,
+            cfg.queries,
+            cfg.val_episodes,
+            fixed_seed=cfg.seed + 1,
+        )
+        return (
+            net,
+            Phase("episodic", net, train, val, param_groups, cfg.steps),
+            nn.CrossEntropyLoss(),
+        )
     pair_net = PairNet(encoder, cfg.margin)
     train_pairs = PairBatches(acts["train"], shape, labels["train"], cfg.pairs, cfg.steps)
-    val_pairs = PairBatches(acts["val"], shape, labels["val"], 64, cfg.val_episodes,
-                            fixed_seed=cfg.seed + 1)
+    val_pairs = PairBatches(
+        acts["val"], shape, labels["val"], 64, cfg.val_episodes, fixed_seed=cfg.seed + 1
+    )
 
     def step(x: Any, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         d = pair_net.distance(x)
@@ -194,8 +264,14 @@ def _phase(cfg: FewShotConfig, encoder: nn.Module, acts: dict[str, np.ndarray],
 
 
 @torch.no_grad()
-def _calibrate(net: PairNet, acts: np.ndarray, labels: np.ndarray, shape: tuple[int, ...],
-               cfg: FewShotConfig, device: torch.device) -> float:
+def _calibrate(
+    net: PairNet,
+    acts: np.ndarray,
+    labels: np.ndarray,
+    shape: tuple[int, ...],
+    cfg: FewShotConfig,
+    device: torch.device,
+) -> float:
     """The distance threshold with the best same/different accuracy on validation pairs."""
     net.eval()
     distances, same = [], []
@@ -218,8 +294,10 @@ def _report(run_dir: Path, progress: bool) -> Any:
         write_csv_atomic(run_dir / "metrics.csv", rows)
         plot_curves(run_dir / "curves.png", rows)
         if progress:
-            print(f"epoch {result.epoch}: train loss {result.train_loss:.4f} acc "
-                  f"{result.train_acc:.4f}  val loss {result.val_loss:.4f} acc "
-                  f"{result.val_acc:.4f}  ({result.seconds:.1f}s)")
+            print(
+                f"epoch {result.epoch}: train loss {result.train_loss:.4f} acc "
+                f"{result.train_acc:.4f}  val loss {result.val_loss:.4f} acc "
+                f"{result.val_acc:.4f}  ({result.seconds:.1f}s)"
+            )
 
     return callback

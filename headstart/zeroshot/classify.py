@@ -26,13 +26,16 @@ def parse_labels(text: str | Sequence[str]) -> list[str]:
     parts = text.split(",") if isinstance(text, str) else list(text)
     labels = list(dict.fromkeys(p.strip() for p in parts if p.strip()))
     if len(labels) < 2:
-        raise HeadstartError('--labels needs at least 2 comma-separated labels, e.g. '
-                             '--labels "cat,cup of coffee,rocket"')
+        raise HeadstartError(
+            "--labels needs at least 2 comma-separated labels, e.g. "
+            '--labels "cat,cup of coffee,rocket"'
+        )
     return labels
 
 
-def label_vectors(text: Any, labels: Sequence[str],
-                  templates: Sequence[str] | None = None) -> np.ndarray:
+def label_vectors(
+    text: Any, labels: Sequence[str], templates: Sequence[str] | None = None
+) -> np.ndarray:
     """Unit vectors of ``labels``: each the renormalised mean over prompt ``templates``."""
     templates = list(templates) if templates else list(getattr(text, "templates", ("{}",)))
     prompts = [t.format(label) for label in labels for t in templates]
@@ -47,8 +50,11 @@ class ZeroShotPrediction:
     similarity: dict[str, float]  # cosine similarity of every label
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "top": [{"label": c, "prob": p} for c, p in self.top],
-                "similarity": self.similarity}
+        return {
+            "path": self.path,
+            "top": [{"label": c, "prob": p} for c, p in self.top],
+            "similarity": self.similarity,
+        }
 
 
 @dataclass
@@ -58,10 +64,16 @@ class ZeroShotResult:
     predictions: list[ZeroShotPrediction]
 
 
-def zeroshot(images: Sequence[str | Path], labels: str | Sequence[str],
-             model: str | ImageEncoder = "conse", templates: Sequence[str] | None = None,
-             top_k: int = 3, device: str = "auto", precision: str = "auto",
-             progress: bool = False) -> ZeroShotResult:
+def zeroshot(
+    images: Sequence[str | Path],
+    labels: str | Sequence[str],
+    model: str | ImageEncoder = "conse",
+    templates: Sequence[str] | None = None,
+    top_k: int = 3,
+    device: str = "auto",
+    precision: str = "auto",
+    progress: bool = False,
+) -> ZeroShotResult:
     """Zero-shot labels for image files or folders.
 
     ``model``: ``conse`` (default: offline, packaged Lite0 + MiniLM) or ``clip:NAME_OR_DIR``.
@@ -71,8 +83,9 @@ def zeroshot(images: Sequence[str | Path], labels: str | Sequence[str],
     ('cat', 0.93)
     """
     names = parse_labels(labels)
-    enc = load_encoder(model, device=device, precision=precision) if isinstance(model, str) \
-        else model
+    enc = (
+        load_encoder(model, device=device, precision=precision) if isinstance(model, str) else model
+    )
     if enc.text is None:
         raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
     items, _ = check_items(collect_items(list(images)), skip_bad=False)
@@ -84,7 +97,12 @@ def zeroshot(images: Sequence[str | Path], labels: str | Sequence[str],
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
     k = max(1, min(top_k, len(names)))
-    preds = [ZeroShotPrediction(str(it.path), [(names[j], float(p[j])) for j in np.argsort(-p)[:k]],
-                                {n: float(s) for n, s in zip(names, srow)})
-             for it, p, srow in zip(items, probs, sims)]
+    preds = [
+        ZeroShotPrediction(
+            str(it.path),
+            [(names[j], float(p[j])) for j in np.argsort(-p)[:k]],
+            {n: float(s) for n, s in zip(names, srow)},
+        )
+        for it, p, srow in zip(items, probs, sims)
+    ]
     return ZeroShotResult(enc.description, names, preds)

@@ -48,8 +48,9 @@ class CLIPImageTower(nn.Module):
         self.model = model
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return F.normalize(_as_tensor(self.model.get_image_features(pixel_values=pixel_values)),
-                           dim=1)
+        return F.normalize(
+            _as_tensor(self.model.get_image_features(pixel_values=pixel_values)), dim=1
+        )
 
 
 class CLIPText:
@@ -65,8 +66,9 @@ class CLIPText:
         out = []
         device = next(self.model.parameters()).device
         for start in range(0, len(texts), 256):
-            batch = self.tokenizer(list(texts[start:start + 256]), padding=True, truncation=True,
-                                   return_tensors="pt").to(device)
+            batch = self.tokenizer(
+                list(texts[start : start + 256]), padding=True, truncation=True, return_tensors="pt"
+            ).to(device)
             feats = _as_tensor(self.model.get_text_features(**batch))
             out.append(F.normalize(feats.float(), dim=1).cpu())
         return torch.cat(out).numpy()
@@ -76,14 +78,19 @@ def clip_transform(processor: Any) -> T.Compose:
     """The model's preprocessing (resize shortest side, centre crop, normalise) as torchvision."""
     size = _field(processor.size, "shortest_edge") or _field(processor.size, "height")
     crop = processor.crop_size
-    crop_hw = (int(crop), int(crop)) if isinstance(crop, int) else (
-        _field(crop, "height"), _field(crop, "width"))
-    return T.Compose([
-        T.Resize(size, interpolation=T.InterpolationMode.BICUBIC),
-        T.CenterCrop(crop_hw),
-        T.ToTensor(),
-        T.Normalize(processor.image_mean, processor.image_std),
-    ])
+    crop_hw = (
+        (int(crop), int(crop))
+        if isinstance(crop, int)
+        else (_field(crop, "height"), _field(crop, "width"))
+    )
+    return T.Compose(
+        [
+            T.Resize(size, interpolation=T.InterpolationMode.BICUBIC),
+            T.CenterCrop(crop_hw),
+            T.ToTensor(),
+            T.Normalize(processor.image_mean, processor.image_std),
+        ]
+    )
 
 
 def _field(sizes: Any, key: str) -> int | None:
@@ -104,8 +111,12 @@ def load_clip(name: str) -> tuple[Any, Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(name)
         processor = CLIPImageProcessor.from_pretrained(name)
     except (OSError, ValueError) as err:
-        offline = " (offline: no CLIP weights ship in a package; download them once online " \
-                  "or pass a local folder)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        offline = (
+            " (offline: no CLIP weights ship in a package; download them once online "
+            "or pass a local folder)"
+            if os.environ.get("HF_HUB_OFFLINE")
+            else ""
+        )
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise BackboneError(f"cannot load CLIP '{name}'{offline}: {first}") from None
     return model, tokenizer, processor
@@ -120,6 +131,12 @@ def clip_encoder(name: str, device: str = "auto", precision: str = "auto") -> Mo
     model.to(dev)
     tower = CLIPImageTower(model)
     return ModuleEncoder(
-        f"clip:{name}", f"CLIP {name} (image tower)", tower, clip_transform(processor),
-        f"clip:{fingerprint(model)}", dev, resolve_precision(precision, dev),
-        text=CLIPText(model, tokenizer, name))
+        f"clip:{name}",
+        f"CLIP {name} (image tower)",
+        tower,
+        clip_transform(processor),
+        f"clip:{fingerprint(model)}",
+        dev,
+        resolve_precision(precision, dev),
+        text=CLIPText(model, tokenizer, name),
+    )

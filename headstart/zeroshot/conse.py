@@ -61,20 +61,22 @@ class ConSEEncoder:
 
     @property
     def description(self) -> str:
-        return (f"ConSE (top-{self.k} ImageNet classes of {self.features.spec}, "
-                f"embedded by {self.text.name})")
+        return (
+            f"ConSE (top-{self.k} ImageNet classes of {self.features.spec}, "
+            f"embedded by {self.text.name})"
+        )
 
     @torch.no_grad()
     def project(self, features: np.ndarray) -> np.ndarray:
         """ConSE vectors of pooled backbone features ``(n, num_features)``."""
         out = np.empty((len(features), self.class_vectors.shape[1]), np.float32)
         for start in range(0, len(features), CHUNK):
-            f = torch.from_numpy(np.asarray(features[start:start + CHUNK], np.float32))
+            f = torch.from_numpy(np.asarray(features[start : start + CHUNK], np.float32))
             prob = self.classifier(f).softmax(1)
             top, idx = prob.topk(self.k, dim=1)
             weights = (top / top.sum(1, keepdim=True)).numpy()
             mixed = np.einsum("nk,nkd->nd", weights, self.class_vectors[idx.numpy()])
-            out[start:start + len(f)] = normalize(mixed)
+            out[start : start + len(f)] = normalize(mixed)
         return out
 
     def top_classes(self, features: np.ndarray, k: int = 5) -> list[list[tuple[str, float]]]:
@@ -83,23 +85,36 @@ class ConSEEncoder:
         with torch.no_grad():
             prob = self.classifier(torch.from_numpy(np.asarray(features, np.float32))).softmax(1)
         top, idx = prob.topk(k, dim=1)
-        return [[(names[i], float(p)) for p, i in zip(pr, ix)]
-                for pr, ix in zip(top.tolist(), idx.tolist())]
+        return [
+            [(names[i], float(p)) for p, i in zip(pr, ix)]
+            for pr, ix in zip(top.tolist(), idx.tolist())
+        ]
 
     def encode(self, files: Sequence[Path], progress: bool = True) -> np.ndarray:
         return self.project(self.features.encode(files, progress=progress))
 
     def meta(self) -> dict[str, Any]:
-        return {"spec": self.spec, "description": self.description, "k": self.k,
-                "text_model": self.text.name, "weights_id": self.features.weights_id}
+        return {
+            "spec": self.spec,
+            "description": self.description,
+            "k": self.k,
+            "text_model": self.text.name,
+            "weights_id": self.features.weights_id,
+        }
 
 
-def conse_encoder(backbone: str = "tf_efficientnet_lite0", k: int = 10, text_model: str = "minilm",
-                  device: str = "auto", precision: str = "auto") -> ConSEEncoder:
+def conse_encoder(
+    backbone: str = "tf_efficientnet_lite0",
+    k: int = 10,
+    text_model: str = "minilm",
+    device: str = "auto",
+    precision: str = "auto",
+) -> ConSEEncoder:
     """ConSE over ``backbone``'s ImageNet-1k classifier and the sentence encoder ``text_model``."""
     features = backbone_encoder(backbone, "pretrained", device, precision)
-    classifier = imagenet_classifier(backbone, features.extra["weights_source"],
-                                     features.extra["num_features"])
+    classifier = imagenet_classifier(
+        backbone, features.extra["weights_source"], features.extra["num_features"]
+    )
     text = ConSEText(SentenceEncoder(text_model))
     prompts = [CLASS_PROMPT.format(name) for name in imagenet_class_names()]
     return ConSEEncoder(features, classifier, text, text.encode_text(prompts), k)

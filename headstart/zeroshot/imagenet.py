@@ -44,12 +44,15 @@ def imagenet_classifier(name: str, weights_source: str, num_features: int) -> nn
             raise BackboneError(f"'{name}' has no linear ImageNet classifier; ConSE needs one")
         weight, bias = head.weight.detach(), head.bias.detach()
     else:
-        raise BackboneError(f"ConSE needs a backbone with its ImageNet-1k classifier; "
-                            f"'{name}' was loaded from {weights_source}")
-    if tuple(weight.shape) != (N_CLASSES, num_features) or tuple(bias.shape) != (
-            N_CLASSES,):
-        raise BackboneError(f"the weights of '{name}' have no {N_CLASSES}-class ImageNet head "
-                            f"(found {tuple(weight.shape)}); ConSE needs one")
+        raise BackboneError(
+            f"ConSE needs a backbone with its ImageNet-1k classifier; "
+            f"'{name}' was loaded from {weights_source}"
+        )
+    if tuple(weight.shape) != (N_CLASSES, num_features) or tuple(bias.shape) != (N_CLASSES,):
+        raise BackboneError(
+            f"the weights of '{name}' have no {N_CLASSES}-class ImageNet head "
+            f"(found {tuple(weight.shape)}); ConSE needs one"
+        )
     linear = nn.Linear(num_features, N_CLASSES)
     linear.weight.data.copy_(weight.float())
     linear.bias.data.copy_(bias.float())

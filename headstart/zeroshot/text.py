@@ -35,9 +35,13 @@ class SentenceEncoder:
     def _encode(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         out = []
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True,
-                                   truncation=True, max_length=self.max_length,
-                                   return_tensors="pt")
+            batch = self.tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
             hidden = self.model(**batch).last_hidden_state
             out.append(F.normalize(mean_pool(hidden, batch["attention_mask"]), dim=1))
         return torch.cat(out).numpy().astype(np.float32)

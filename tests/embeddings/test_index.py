@@ -53,7 +53,8 @@ def test_add_updates_index_and_skips_known_ids(tmp_path):
     idx = VectorIndex.build(emb, tmp_path / "index")
     new = np.random.default_rng(5).normal(size=(3, 16)).astype(np.float32)
     items = [Item("img0.png", Path("/data/img0.png"))] + [
-        Item(f"new{i}.png", Path(f"/new/{i}.png")) for i in range(2)]
+        Item(f"new{i}.png", Path(f"/new/{i}.png")) for i in range(2)
+    ]
     idx2 = idx.add(new, items)
     assert len(idx2) == 102  # img0.png was indexed already
     _, rows = idx2.search(new[1:], 1)

@@ -20,11 +20,30 @@ from headstart.fewshot import (
 from headstart.fewshot.split import split_body
 from tests.conftest import TINY, make_folder
 
-COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (40, 50, 210),
-           "yellow": (220, 220, 30), "cyan": (30, 200, 200)}
-FAST = dict(backbone=TINY, weights="random", epochs=2, steps=2, ways=3, shots=2, queries=2,
-            pairs=8, val_episodes=2, eval_ways=3, eval_shots=[1], eval_episodes=10, eval_queries=2,
-            precision="fp32", progress=False)
+COLOURS = {
+    "red": (200, 30, 30),
+    "green": (30, 180, 40),
+    "blue": (40, 50, 210),
+    "yellow": (220, 220, 30),
+    "cyan": (30, 200, 200),
+}
+FAST = dict(
+    backbone=TINY,
+    weights="random",
+    epochs=2,
+    steps=2,
+    ways=3,
+    shots=2,
+    queries=2,
+    pairs=8,
+    val_episodes=2,
+    eval_ways=3,
+    eval_shots=[1],
+    eval_episodes=10,
+    eval_queries=2,
+    precision="fp32",
+    progress=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +65,15 @@ def test_split_body_reproduces_the_body(groups):
 def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, method):
     torch.manual_seed(0)
     before = load_backbone(TINY, "random").body.state_dict()
-    res = train_fewshot(data, method=method, out=str(tmp_path), train_groups=1,
-                        classes=["red", "green", "blue", "yellow"], eval_classes=["cyan", "red",
-                                                                                   "green"], **FAST)
+    res = train_fewshot(
+        data,
+        method=method,
+        out=str(tmp_path),
+        train_groups=1,
+        classes=["red", "green", "blue", "yellow"],
+        eval_classes=["cyan", "red", "green"],
+        **FAST,
+    )
     model = load_fewshot(res.run_dir)
     after = model.model.body.state_dict()
     top = load_backbone(TINY, "random").groups[-1].params
@@ -72,8 +97,15 @@ def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, method):
 
 def test_fewshot_run_serves_as_an_encoder(data, tmp_path):
     res = train_fewshot(data, method="protonet", out=str(tmp_path), **FAST)
-    scores = evaluate_fewshot(data, [str(res.run_dir), "pixels:8"], ways=3, shots=[1],
-                              queries=2, episodes=5, progress=False)
+    scores = evaluate_fewshot(
+        data,
+        [str(res.run_dir), "pixels:8"],
+        ways=3,
+        shots=[1],
+        queries=2,
+        episodes=5,
+        progress=False,
+    )
     assert [s.encoder.split()[0] for s in scores] == ["protonet", "raw"]
     clf = FewShotClassifier.from_support(data / "train", load_encoder_for(res.run_dir))
     preds = clf.predict([data / "val" / "red"], top_k=2)

@@ -28,17 +28,33 @@ def tiny_clip(tmp_path_factory) -> Path:
     for ch in string.ascii_lowercase + string.digits + " .,'-{}":
         vocab[ch] = len(vocab)
         vocab[ch + "</w>"] = len(vocab)
-    text = dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                num_attention_heads=2, max_position_embeddings=64, bos_token_id=0,
-                eos_token_id=1, pad_token_id=1)
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                  num_attention_heads=2, image_size=32, patch_size=8)
+    text = dict(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    vision = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
     torch.manual_seed(0)
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)) \
-        .save_pretrained(folder)
+    CLIPModel(
+        CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
+    ).save_pretrained(folder)
     CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}) \
-        .save_pretrained(folder)
+    CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(folder)
     return folder
 
 
@@ -48,8 +64,13 @@ def images(tmp_path_factory) -> Path:
 
 
 def test_zeroshot_with_clip_returns_a_distribution_over_the_labels(tiny_clip, images):
-    res = zeroshot([images / "val"], "red square,green square,blue square", f"clip:{tiny_clip}",
-                   precision="fp32", top_k=3)
+    res = zeroshot(
+        [images / "val"],
+        "red square,green square,blue square",
+        f"clip:{tiny_clip}",
+        precision="fp32",
+        top_k=3,
+    )
     assert res.method.startswith("CLIP") and len(res.predictions) == 3
     for p in res.predictions:
         assert sum(prob for _, prob in p.top) == pytest.approx(1.0, abs=1e-5)
@@ -68,8 +89,13 @@ def test_prompt_ensembling_is_the_normalised_mean_over_templates(tiny_clip):
 
 
 def test_clip_index_answers_text_queries(tiny_clip, images, tmp_path):
-    emb = embed(images / "train", tmp_path / "emb", model=f"clip:{tiny_clip}", precision="fp32",
-                progress=False)
+    emb = embed(
+        images / "train",
+        tmp_path / "emb",
+        model=f"clip:{tiny_clip}",
+        precision="fp32",
+        progress=False,
+    )
     assert emb.meta["text_space"] and emb.vectors.shape == (9, 16)
     VectorIndex.build(emb, tmp_path / "index")
     res = search(tmp_path / "index", texts=["a red square"], k=4, precision="fp32")

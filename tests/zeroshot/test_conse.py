@@ -85,7 +85,10 @@ def test_conse_labels_the_sample_photos_with_all_labels_together(tmp_path):
     assert sum(right) >= 8, [(Path(p.path).stem, p.top) for p in res.predictions]
     by_name = {Path(p.path).stem: p.top[0][0] for p in res.predictions}
     assert (by_name["chelsea"], by_name["coffee"], by_name["rocket"]) == (
-        "cat", "cup of coffee", "rocket")
+        "cat",
+        "cup of coffee",
+        "rocket",
+    )
 
 
 @pytest.mark.slow
