@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint typecheck clean system-deps
+.PHONY: install demo test test-fast lint typecheck bench clean system-deps
 
 install: $(STAMP) system-deps
 
@@ -33,6 +33,9 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+bench: install
+	$(BIN)/python benchmarks/run.py all
 
 lint: install
 	$(BIN)/ruff check headstart tests benchmarks
