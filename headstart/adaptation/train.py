@@ -83,7 +83,8 @@ def train_method(p: Prepared, method: str, seed: int, run_dir: Path) -> MethodRe
     model = TransferModel(body, head).to(p.device)
     encoder = body
     if p.cut is not None:
-        split = split_body(body, p.trainable, tuple(p.backbone.data_config["input_size"]))
+        split = split_body(body, p.trainable, tuple(p.backbone.data_config["input_size"]),
+                           check=False)
         assert split is not None and len(split[0]) == p.cut
         encoder = split[1]
     tail = Tail(encoder, head)
@@ -130,7 +131,8 @@ def pretrained_features(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     body = p.backbone.body
     encoder = body
     if p.cut is not None:
-        split = split_body(body, p.trainable, tuple(p.backbone.data_config["input_size"]))
+        split = split_body(body, p.trainable, tuple(p.backbone.data_config["input_size"]),
+                           check=False)
         assert split is not None
         encoder = split[1]
     return domain_features(p, encoder, encoder)

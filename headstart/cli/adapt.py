@@ -14,11 +14,12 @@ ADAPT_HELP = {
     "target_val": "labelled target images to score on (class folders named like the source's)",
     "backbone": "timm model name or torchvision:NAME",
     "weights": "pretrained, random, or a local .safetensors/.pth file",
-    "train_groups": "top layer groups of the backbone that train (0: backbone frozen); the "
-                    "frozen rest runs once per image and is cached",
+    "train_groups": "top layer groups of the backbone that train (0: backbone frozen, the "
+                    "bottleneck adapts); the frozen rest runs once per image and is cached",
     "epochs": "epochs per model",
     "batch_size": "source images per step (DANN adds as many target images)",
-    "lr": "LR of the top backbone group (lower groups get lr x lr-decay^k)",
+    "lr": "LR of the top backbone group (lower groups get lr x lr-decay^k); adversarial "
+          "training of pretrained layers needs a low one",
     "head_lr": "LR of the bottleneck, the classifier and the domain discriminator",
     "lr_decay": "layer-wise LR decay below the top group",
     "weight_decay": "AdamW weight decay (never on biases and norm parameters)",

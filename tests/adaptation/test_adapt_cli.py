@@ -19,8 +19,8 @@ TARGET = {"blue": (90, 100, 160), "green": (90, 150, 100), "red": (160, 90, 90)}
 
 def _args(src, tgt, out, *extra):
     return ["adapt", "--source", str(src), "--target", str(tgt), "--backbone", TINY,
-            "--weights", "random", "--epochs", "1", "--batch-size", "4", "--bottleneck", "8",
-            "--disc-hidden", "8", "--map-method", "pca", "--precision", "fp32",
+            "--weights", "random", "--train-groups", "1", "--epochs", "1", "--batch-size", "4",
+            "--bottleneck", "8", "--disc-hidden", "8", "--map-method", "pca", "--precision", "fp32",
             "--num-workers", "0", "--no-progress", "--out", str(out), *extra]
 
 
