@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "zeroshot",
 )
 
+DISTRIBUTED_COMMANDS = ("train",)  # the commands that run on many processes under torchrun
+
 
 def build_parser() -> argparse.ArgumentParser:
     import importlib
@@ -38,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
     try:
+        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+            raise HeadstartError(
+                f"headstart {args.command} runs in one process: start it without torchrun "
+                f"(under torchrun: {', '.join(DISTRIBUTED_COMMANDS)})"
+            )
         with distributed.main_prints_only():  # under torchrun only rank 0 prints
             return int(args.func(args) or 0)
     except HeadstartError as err:

@@ -118,6 +118,7 @@ def test_two_processes_train_the_same_run_as_one(
             assert np.array_equal(a, b), a_file.name
             meta_a = json.loads(a_file.with_suffix(".json").read_text())
             assert meta_a == json.loads(b_file.with_suffix(".json").read_text())
+        assert not list((tmp_path / "cache2" / "features").glob(".*"))  # no temporary files left
 
 
 @pytest.mark.parametrize("how", ["killed", "hung"])
