@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated subset (default: all six)",
     )
     c.add_argument(
+        "--resume",
+        metavar="COMPARE_DIR",
+        help="continue an interrupted comparison: strategies that finished there with the "
+        "same settings are reused, the others run",
+    )
+    c.add_argument(
         "--in-process",
         action="store_true",
         help="run the strategies in this process (faster start; memory figures can "
@@ -112,7 +118,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     from headstart.text.compare import compare_text
 
-    compare_text(config=_config(args), strategies=args.strategies, isolate=not args.in_process)
+    compare_text(
+        config=_config(args),
+        strategies=args.strategies,
+        isolate=not args.in_process,
+        resume=args.resume,
+    )
     return 0
 
 

@@ -146,14 +146,35 @@ def _run_isolated(cfg: TextConfig, run_dir: Path) -> StrategyResult:
     return StrategyResult(**json.loads(out_file.read_text(encoding="utf-8")))
 
 
+# Options that do not change what a run measures: a finished run is reused despite them.
+NOT_MEASURED = ("out", "name", "progress", "cache_dir")
+
+
+def finished_result(cfg: TextConfig, run_dir: Path) -> StrategyResult | None:
+    """The result of ``run_dir`` if it finished with the same settings as ``cfg``."""
+    cfg_file, out_file = run_dir / "compare_config.json", run_dir / "compare_result.json"
+    if not (cfg_file.is_file() and out_file.is_file()):
+        return None
+    saved = json.loads(cfg_file.read_text(encoding="utf-8"))
+    wanted = json.loads(json.dumps(cfg.to_dict()))
+    if any(saved.get(k) != v for k, v in wanted.items() if k not in NOT_MEASURED):
+        return None
+    return StrategyResult(**json.loads(out_file.read_text(encoding="utf-8")))
+
+
 def compare_text(
     data: str | Path | None = None,
     config: TextConfig | None = None,
     strategies: Sequence[str] = STRATEGIES,
     isolate: bool = True,
+    resume: str | Path | None = None,
     **overrides: Any,
 ) -> CompareResult:
-    """Run ``strategies`` with a matched budget; write the table and the report."""
+    """Run ``strategies`` with a matched budget; write the table and the report.
+
+    ``resume``: an earlier compare directory; strategies that finished there with the same
+    settings are reused (an interrupted comparison continues), the others run.
+    """
     from headstart.text.fit import load_data
     from headstart.text.report import write_compare_report
 
@@ -167,7 +188,12 @@ def compare_text(
             f"choose from {', '.join(STRATEGIES)}"
         )
     text_data = load_data(cfg)  # fail on bad data before the first run starts
-    out = new_run_dir(cfg.out, "text-compare", cfg.name or f"{Path(cfg.data).stem}-compare")
+    if resume is not None:
+        out = Path(resume)
+        if not out.is_dir():
+            raise HeadstartError(f"--resume {out}: no such compare directory")
+    else:
+        out = new_run_dir(cfg.out, "text-compare", cfg.name or f"{Path(cfg.data).stem}-compare")
     print(
         f"compare: {out}  ({len(text_data.train_texts)} train / {len(text_data.val_texts)} "
         f"val texts, {cfg.epochs} epochs, batch {cfg.batch_size}, max length {cfg.max_length})"
@@ -177,6 +203,11 @@ def compare_text(
         # Each strategy at its own default LRs (DEFAULT_LRS): one LR cannot suit them all.
         run_cfg = dataclasses.replace(cfg, strategy=strategy, lr=None, head_lr=None, name=strategy)
         print(f"\n=== {strategy} ===", flush=True)
+        done = finished_result(run_cfg, out / strategy) if resume is not None else None
+        if done is not None:
+            print(f"finished earlier with the same settings: {out / strategy}")
+            rows.append(done)
+            continue
         run = _run_isolated if isolate else run_strategy
         rows.append(run(run_cfg, out / strategy))
     settings = {

@@ -66,3 +66,25 @@ def test_compare_refuses_unknown_strategies_and_bad_data(
     with pytest.raises(HeadstartError, match="no column 'text'"):
         compare_text(config=cfg, strategies=["lora"], isolate=False, text_col="text")
     assert not (tmp_path / "text-compare").exists()  # nothing started
+
+
+@pytest.mark.slow
+def test_resume_reuses_finished_strategies_with_the_same_settings(
+    tiny_bert: Path, reviews_csv: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
+    first = compare_text(config=cfg, strategies=["frozen"], isolate=True)
+    # The isolated run left its config and result; an in-process resume reuses them ...
+    again = compare_text(
+        config=cfg, strategies=["frozen", "lora"], isolate=False, resume=first.run_dir
+    )
+    assert again.run_dir == first.run_dir
+    assert again.rows[0] == first.rows[0] and again.rows[1].strategy == "lora"
+    assert "| lora |" in (first.run_dir / "report.md").read_text()
+    # ... but not when a setting that changes the measurement differs.
+    other = compare_text(
+        config=cfg, strategies=["frozen"], isolate=False, resume=first.run_dir, max_length=16
+    )
+    assert other.rows[0] != first.rows[0]
+    with pytest.raises(HeadstartError, match="no such compare directory"):
+        compare_text(config=cfg, strategies=["frozen"], resume=tmp_path / "nope")
