@@ -50,7 +50,7 @@ class TextConfig:
     split_col: str = "split"
     model: str = "minilm"  # minilm | a Hugging Face encoder name | a local model folder
     strategy: str = "lora"
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 32
     max_length: int = 128
     group_by_length: bool = True  # batches of similar-length texts: less padding, faster
