@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ def train_method(p: Prepared, method: str, seed: int, run_dir: Path) -> MethodRe
                   if target_eval is not None else None)
     f_s, f_t = domain_features(p, tail, tail.features)
     disc_acc = discriminator_accuracy(p, domain_loss, f_s, f_t) if domain_loss else None
+    warn_if_collapsed(tail, f_t, method, seed, p.device)
     ckpt = save_model(p, model, domain_loss, method, seed, run_dir,
                       {"source_val_acc": history[-1].val_acc, "target_acc": target_acc})
     speed = float(np.mean([r.train_images_per_s for r in history]))
@@ -136,6 +138,23 @@ def pretrained_features(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
         assert split is not None
         encoder = split[1]
     return domain_features(p, encoder, encoder)
+
+
+@torch.no_grad()
+def warn_if_collapsed(tail: Tail, f_t: np.ndarray, method: str, seed: int,
+                      device: torch.device) -> float:
+    """Warn when the model puts (nearly) every target image in one class, the usual way an
+    adversarial game fails; uses predictions only. Returns the largest class share."""
+    was_training = tail.training
+    tail.eval()
+    pred = tail.classify(torch.from_numpy(f_t).to(device)).argmax(1).cpu().numpy()
+    tail.train(was_training)
+    share = float(np.bincount(pred).max() / max(1, len(pred))) if len(pred) else 0.0
+    if share >= 0.9 and method == "dann":
+        warnings.warn(f"dann seed {seed} puts {share:.0%} of the target images in one class: "
+                      "the adversarial training collapsed; lower --lr (backbone groups), "
+                      "--coeff-max or --domain-weight", stacklevel=2)
+    return share
 
 
 @torch.no_grad()

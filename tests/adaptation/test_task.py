@@ -135,3 +135,22 @@ def test_source_only_has_no_domain_loss():
     loop = _run(task)
     assert all("discriminator" not in g["name"] for g in loop.optimizer.param_groups)
     assert set(task.epoch_stats()) == {"class_loss"}
+
+
+def test_a_collapsed_dann_model_is_reported():
+    import numpy as np
+
+    from headstart.adaptation.train import warn_if_collapsed
+
+    head = make_head(4, 3, hidden=5, dropout=0.0)
+    feats = np.random.default_rng(0).normal(size=(30, 5)).astype("float32")
+    with torch.no_grad():
+        head[-1].bias.copy_(torch.tensor([100.0, 0.0, 0.0]))  # every image -> class 0
+    with pytest.warns(UserWarning, match="collapsed"):
+        assert warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0,
+                                 torch.device("cpu")) == 1.0
+    with torch.no_grad():
+        head[-1].bias.zero_()
+        head[-1].weight.copy_(torch.eye(3, 5) * 10)  # the argmax follows the features
+    assert warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0,
+                             torch.device("cpu")) < 0.9
