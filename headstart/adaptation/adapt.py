@@ -48,10 +48,14 @@ def adapt(config: AdaptConfig | None = None, **overrides: Any) -> AdaptResult:
     f_s, f_t = pretrained_features(prepared)
     pad = proxy_a_distance(f_s, f_t, cfg.seeds[0])
     pad_2d = proxy_a_distance(f_s, f_t, cfg.seeds[0], components=2)
-    print(f"proxy A-distance of the pretrained backbone's features: {pad:.3f} "
-          f"(top two principal components: {pad_2d:.3f})", flush=True)
-    runs = [train_method(prepared, method, seed, run_dir)
-            for seed in cfg.seeds for method in METHODS]
+    print(
+        f"proxy A-distance of the pretrained backbone's features: {pad:.3f} "
+        f"(top two principal components: {pad_2d:.3f})",
+        flush=True,
+    )
+    runs = [
+        train_method(prepared, method, seed, run_dir) for seed in cfg.seeds for method in METHODS
+    ]
     write_csv_atomic(run_dir / "metrics.csv", [row for r in runs for row in r.history])
     summary = summarise(runs)
     result = AdaptResult(run_dir, runs, summary, pad, pad_2d)

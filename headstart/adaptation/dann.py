@@ -27,8 +27,7 @@ class DomainAdversarialLoss(nn.Module):
     >>> loss = loss_fn(torch.randn(32, 256), torch.randn(32, 256))
     """
 
-    def __init__(self, discriminator: DomainDiscriminator,
-                 grl: GradientReverseLayer | None = None):
+    def __init__(self, discriminator: DomainDiscriminator, grl: GradientReverseLayer | None = None):
         super().__init__()
         self.discriminator = discriminator
         self.grl = grl if grl is not None else GradientReverseLayer()
@@ -36,7 +35,7 @@ class DomainAdversarialLoss(nn.Module):
 
     def forward(self, f_s: torch.Tensor, f_t: torch.Tensor) -> torch.Tensor:
         scores = self.discriminator(self.grl(torch.cat([f_s, f_t]))).float()
-        d_s, d_t = scores[: len(f_s)], scores[len(f_s):]
+        d_s, d_t = scores[: len(f_s)], scores[len(f_s) :]
         loss_s = F.binary_cross_entropy_with_logits(d_s, torch.ones_like(d_s))
         loss_t = F.binary_cross_entropy_with_logits(d_t, torch.zeros_like(d_t))
         with torch.no_grad():

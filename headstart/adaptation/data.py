@@ -35,8 +35,9 @@ class TargetData:
         return bool(self.evaluation)
 
 
-def find_target(root: str | Path, classes: ClassMap,
-                target_val: str | Path | None = None) -> TargetData:
+def find_target(
+    root: str | Path, classes: ClassMap, target_val: str | Path | None = None
+) -> TargetData:
     """The pool and the evaluation images of a target folder (see the module docstring)."""
     root = Path(root)
     if not root.is_dir():
@@ -52,8 +53,10 @@ def find_target(root: str | Path, classes: ClassMap,
             raise DataError(f"--target-val folder not found: {folder}")
         samples = labelled_samples(folder, classes)
         if samples is None:
-            raise DataError(f"--target-val {folder} needs class folders named like the source "
-                            f"classes ({', '.join(classes.classes[:5])}...)")
+            raise DataError(
+                f"--target-val {folder} needs class folders named like the source "
+                f"classes ({', '.join(classes.classes[:5])}...)"
+            )
         return TargetData(pool, samples, str(pool_dir), str(folder), "held-out --target-val")
     val_dir = splits.get("val")
     samples = labelled_samples(val_dir, classes) if val_dir is not None else None
@@ -61,15 +64,25 @@ def find_target(root: str | Path, classes: ClassMap,
         return TargetData(pool, samples, str(pool_dir), str(val_dir), f"held-out {val_dir.name}/")
     samples = labelled_samples(pool_dir, classes)
     if samples:
-        return TargetData(pool, samples, str(pool_dir), str(pool_dir),
-                          "the pool itself (transductive: labels only score)")
+        return TargetData(
+            pool,
+            samples,
+            str(pool_dir),
+            str(pool_dir),
+            "the pool itself (transductive: labels only score)",
+        )
     return TargetData(pool, [], str(pool_dir), "", "unlabelled: no target accuracy")
 
 
 def image_files(root: Path) -> list[Path]:
     """Every image under ``root``, hidden files and folders ignored, in a stable order."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_file(p)
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and is_image_file(p)
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def labelled_samples(folder: Path, classes: ClassMap) -> list[Sample] | None:
@@ -85,8 +98,9 @@ def check_images(paths: Sequence[Path], what: str) -> None:
     bad = [(str(p), why) for p in paths if (why := check_image(p))]
     if bad:
         listing = "; ".join(f"{p} ({why})" for p, why in bad[:5])
-        raise DataError(f"{len(bad)} {what} image(s) cannot be decoded: {listing}. "
-                        "Fix or remove them")
+        raise DataError(
+            f"{len(bad)} {what} image(s) cannot be decoded: {listing}. Fix or remove them"
+        )
 
 
 class UnlabelledImages(Dataset):

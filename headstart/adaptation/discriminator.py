@@ -17,8 +17,7 @@ class DomainDiscriminator(nn.Module):
     torch.Size([8])
     """
 
-    def __init__(self, in_features: int, hidden: int = 1024, layers: int = 2,
-                 dropout: float = 0.5):
+    def __init__(self, in_features: int, hidden: int = 1024, layers: int = 2, dropout: float = 0.5):
         super().__init__()
         blocks: list[nn.Module] = []
         width = in_features

@@ -15,9 +15,15 @@ from headstart.io import write_atomic
 
 
 @torch.no_grad()
-def embed(fn: Callable[[torch.Tensor], torch.Tensor], module: torch.nn.Module, ds: Dataset,
-          device: torch.device, dtype: torch.dtype | None, channels_last: bool = False,
-          batch_size: int = 128) -> np.ndarray:
+def embed(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    module: torch.nn.Module,
+    ds: Dataset,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    channels_last: bool = False,
+    batch_size: int = 128,
+) -> np.ndarray:
     """``fn(x)`` for every item of ``ds`` (its first element), in order, ``module`` in eval mode."""
     was_training = module.training
     module.eval()
@@ -42,8 +48,9 @@ def _balanced(f_s: np.ndarray, f_t: np.ndarray, seed: int) -> tuple[np.ndarray, 
     return np.concatenate([s, t]), np.r_[np.ones(n), np.zeros(n)]
 
 
-def proxy_a_distance(f_s: np.ndarray, f_t: np.ndarray, seed: int = 0,
-                     components: int | None = None) -> float:
+def proxy_a_distance(
+    f_s: np.ndarray, f_t: np.ndarray, seed: int = 0, components: int | None = None
+) -> float:
     """Proxy A-distance ``2 (1 - 2 err)`` (Ben-David et al., 2007): ``err`` is the held-out error
     of a linear classifier telling source from target embeddings (equal counts, half held out,
     regularisation chosen by 3-fold cross-validation on the other half). 0: indistinguishable;
@@ -66,8 +73,10 @@ def proxy_a_distance(f_s: np.ndarray, f_t: np.ndarray, seed: int = 0,
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
 
     cv = min(3, int(np.bincount(y_tr.astype(int)).min()))
-    best = max((0.001, 0.01, 0.1, 1.0),
-               key=lambda c: cross_val_score(model(c), x_tr, y_tr, cv=cv).mean() if cv > 1 else c)
+    best = max(
+        (0.001, 0.01, 0.1, 1.0),
+        key=lambda c: cross_val_score(model(c), x_tr, y_tr, cv=cv).mean() if cv > 1 else c,
+    )
     err = 1.0 - float(model(best).fit(x_tr, y_tr).score(x_te, y_te))
     return 2.0 * (1.0 - 2.0 * err)
 
@@ -86,8 +95,13 @@ def project_2d(x: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray
     return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
 
 
-def plot_domain_maps(path: Path, panels: dict[str, tuple[np.ndarray, np.ndarray]],
-                     method: str = "tsne", max_points: int = 400, seed: int = 0) -> Path:
+def plot_domain_maps(
+    path: Path,
+    panels: dict[str, tuple[np.ndarray, np.ndarray]],
+    method: str = "tsne",
+    max_points: int = 400,
+    seed: int = 0,
+) -> Path:
     """One 2-D map per panel: source points and target points of the same embedding."""
     import matplotlib.pyplot as plt
 
@@ -100,7 +114,7 @@ def plot_domain_maps(path: Path, panels: dict[str, tuple[np.ndarray, np.ndarray]
         t = f_t[rng.permutation(len(f_t))[:max_points]]
         xy = project_2d(np.concatenate([s, t]), method, seed)
         ax.scatter(*xy[: len(s)].T, s=6, alpha=0.6, label="source", c="tab:blue")
-        ax.scatter(*xy[len(s):].T, s=6, alpha=0.6, label="target", c="tab:orange")
+        ax.scatter(*xy[len(s) :].T, s=6, alpha=0.6, label="target", c="tab:orange")
         ax.set(title=title, xticks=[], yticks=[])
         ax.legend(loc="best", markerscale=3)
     fig.suptitle(f"source vs target embeddings ({method.upper()})")

@@ -59,8 +59,9 @@ def is_chain(body: nn.Module, input_size: tuple[int, ...]) -> bool:
         body.train(was_training)
 
 
-def split_body(body: nn.Module, trainable: Iterable[str], input_size: tuple[int, ...],
-               check: bool = True) -> tuple[nn.Sequential, nn.Sequential] | None:
+def split_body(
+    body: nn.Module, trainable: Iterable[str], input_size: tuple[int, ...], check: bool = True
+) -> tuple[nn.Sequential, nn.Sequential] | None:
     """``(prefix, suffix)`` with ``suffix(prefix(x)) == body(x)``; the prefix holds no trainable
     parameter (names relative to ``body``). None when ``body`` is not a verifiable chain.
     ``check=False`` skips the check, for a copy of a body already checked.

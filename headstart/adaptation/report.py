@@ -56,20 +56,47 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 
 
 def table_rows(result: AdaptResult) -> list[list[str]]:
-    head = ["seed", "method", "source val acc", "target acc", "discriminator acc (held-out)",
-            "proxy A-distance", "PAD, top 2 PCs", "train time (s)"]
+    head = [
+        "seed",
+        "method",
+        "source val acc",
+        "target acc",
+        "discriminator acc (held-out)",
+        "proxy A-distance",
+        "PAD, top 2 PCs",
+        "train time (s)",
+    ]
     rows = [head]
     for r in result.runs:
-        rows.append([str(r.seed), r.method, _fmt(r.source_val_acc), _fmt(r.target_acc),
-                     _fmt(r.domain_acc), _fmt(r.pad, 3), _fmt(r.pad_2d, 3), f"{r.seconds:.0f}"])
+        rows.append(
+            [
+                str(r.seed),
+                r.method,
+                _fmt(r.source_val_acc),
+                _fmt(r.target_acc),
+                _fmt(r.domain_acc),
+                _fmt(r.pad, 3),
+                _fmt(r.pad_2d, 3),
+                f"{r.seconds:.0f}",
+            ]
+        )
     for method in METHODS:
         s = result.summary[method]
         acc = _fmt(s["target_acc_mean"])
         if s["target_acc_std"] is not None and len(s["seeds"]) > 1:
             acc += f" ± {s['target_acc_std']:.4f}"
-        rows.append(["mean", method, _fmt(s["source_val_acc_mean"]), acc,
-                     _fmt(s["domain_acc_mean"]), _fmt(s["pad_mean"], 3), _fmt(s["pad_2d_mean"], 3),
-                     ""])
+        rows.append(
+            [
+                "mean",
+                method,
+                _fmt(s["source_val_acc_mean"]),
+                acc,
+                _fmt(s["domain_acc_mean"]),
+                _fmt(s["pad_mean"], 3),
+                _fmt(s["pad_2d_mean"], 3),
+                "",
+            ]
+        )
     return rows
 
 
@@ -84,8 +111,9 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _plots(result: AdaptResult, pretrained: tuple[np.ndarray, np.ndarray],
-           p: Prepared) -> list[tuple[str, Path]]:
+def _plots(
+    result: AdaptResult, pretrained: tuple[np.ndarray, np.ndarray], p: Prepared
+) -> list[tuple[str, Path]]:
     run_dir, cfg = result.run_dir, p.cfg
     first = {r.method: r for r in result.runs if r.seed == cfg.seeds[0]}
     panels = {"pretrained backbone": pretrained}
@@ -93,55 +121,98 @@ def _plots(result: AdaptResult, pretrained: tuple[np.ndarray, np.ndarray],
         feats = first[method].features
         if feats is not None:
             panels[f"{title} (seed {cfg.seeds[0]})"] = feats
-    figs = [("Source vs target embeddings before and after adaptation",
-             plot_domain_maps(run_dir / "embedding_map.png", panels, cfg.map_method,
-                              cfg.map_points, cfg.seeds[0]))]
-    acc = {f"{r.method} seed {r.seed}": ([h["epoch"] for h in r.history],
-                                         [h["target_acc"] for h in r.history])
-           for r in result.runs if r.history and "target_acc" in r.history[0]}
+    figs = [
+        (
+            "Source vs target embeddings before and after adaptation",
+            plot_domain_maps(
+                run_dir / "embedding_map.png", panels, cfg.map_method, cfg.map_points, cfg.seeds[0]
+            ),
+        )
+    ]
+    acc = {
+        f"{r.method} seed {r.seed}": (
+            [h["epoch"] for h in r.history],
+            [h["target_acc"] for h in r.history],
+        )
+        for r in result.runs
+        if r.history and "target_acc" in r.history[0]
+    }
     if acc:
-        figs.append(("Target accuracy per epoch (monitoring only, never used to pick a model)",
-                     plot_lines(run_dir / "target_accuracy.png", acc, "target accuracy",
-                                "epoch", "accuracy")))
-    dom = {f"seed {r.seed}": ([h["epoch"] for h in r.history],
-                              [h["domain_acc"] for h in r.history])
-           for r in result.runs if r.method == "dann" and r.history}
-    figs.append(("DANN discriminator accuracy on training batches (0.5 = domains confused)",
-                 plot_lines(run_dir / "domain_accuracy.png", dom, "domain discriminator",
-                            "epoch", "accuracy")))
+        figs.append(
+            (
+                "Target accuracy per epoch (monitoring only, never used to pick a model)",
+                plot_lines(
+                    run_dir / "target_accuracy.png", acc, "target accuracy", "epoch", "accuracy"
+                ),
+            )
+        )
+    dom = {
+        f"seed {r.seed}": ([h["epoch"] for h in r.history], [h["domain_acc"] for h in r.history])
+        for r in result.runs
+        if r.method == "dann" and r.history
+    }
+    figs.append(
+        (
+            "DANN discriminator accuracy on training batches (0.5 = domains confused)",
+            plot_lines(
+                run_dir / "domain_accuracy.png", dom, "domain discriminator", "epoch", "accuracy"
+            ),
+        )
+    )
     return figs
 
 
-def write_report(result: AdaptResult, p: Prepared, pretrained: tuple[np.ndarray, np.ndarray],
-                 seconds: float) -> None:
+def write_report(
+    result: AdaptResult, p: Prepared, pretrained: tuple[np.ndarray, np.ndarray], seconds: float
+) -> None:
     """results.json, report.md, report.html (PNGs inlined) and the printed table."""
     cfg, run_dir = p.cfg, result.run_dir
     figs = _plots(result, pretrained, p)
     rows = table_rows(result)
     gain = result.summary["dann_minus_source_only_points"]
-    budget = (f"{cfg.epochs} epochs x {len(p.data.train) // cfg.batch_size} steps of "
-              f"{cfg.batch_size} source images (DANN: + as many target images) per model, "
-              f"seeds {', '.join(map(str, cfg.seeds))}; "
-              + (f"the backbone's top {cfg.train_groups} layer group(s) train"
-                 if cfg.train_groups else "backbone frozen, the bottleneck adapts"))
+    budget = (
+        f"{cfg.epochs} epochs x {len(p.data.train) // cfg.batch_size} steps of "
+        f"{cfg.batch_size} source images (DANN: + as many target images) per model, "
+        f"seeds {', '.join(map(str, cfg.seeds))}; "
+        + (
+            f"the backbone's top {cfg.train_groups} layer group(s) train"
+            if cfg.train_groups
+            else "backbone frozen, the bottleneck adapts"
+        )
+    )
     facts = [
         ("source", f"{p.data.root}: {len(p.data.train)} train / {len(p.data.val)} val images"),
-        ("target", f"{p.target.pool_root}: {len(p.target.pool)} unlabelled images; evaluated on "
-                   f"{len(p.target.evaluation)} labelled images ({p.target.note})"),
+        (
+            "target",
+            f"{p.target.pool_root}: {len(p.target.pool)} unlabelled images; evaluated on "
+            f"{len(p.target.evaluation)} labelled images ({p.target.note})",
+        ),
         ("backbone", f"{p.backbone.name} ({p.backbone.weights_source})"),
         ("budget", budget),
         ("inputs", p.input_note),
-        ("proxy A-distance of the pretrained features",
-         f"{result.pretrained_pad:.3f} (top 2 PCs: {result.pretrained_pad_2d:.3f})"),
-        ("DANN - source-only, mean target accuracy",
-         "-" if gain is None else f"{gain:+.2f} points"),
+        (
+            "proxy A-distance of the pretrained features",
+            f"{result.pretrained_pad:.3f} (top 2 PCs: {result.pretrained_pad_2d:.3f})",
+        ),
+        (
+            "DANN - source-only, mean target accuracy",
+            "-" if gain is None else f"{gain:+.2f} points",
+        ),
         ("wall time", f"{seconds:.0f} s"),
     ]
-    write_json_atomic(run_dir / "results.json", {
-        "config": cfg.to_dict(), "facts": dict(facts),
-        "pretrained_pad": result.pretrained_pad,
-        "pretrained_pad_2d": result.pretrained_pad_2d, "runs": [r.row() for r in result.runs],
-        "summary": result.summary, "plan": p.plan.to_dict(), "seconds": seconds})
+    write_json_atomic(
+        run_dir / "results.json",
+        {
+            "config": cfg.to_dict(),
+            "facts": dict(facts),
+            "pretrained_pad": result.pretrained_pad,
+            "pretrained_pad_2d": result.pretrained_pad_2d,
+            "runs": [r.row() for r in result.runs],
+            "summary": result.summary,
+            "plan": p.plan.to_dict(),
+            "seconds": seconds,
+        },
+    )
     md = ["# Domain adaptation: source-only vs DANN", ""]
     md += [f"- **{k}**: {v}" for k, v in facts]
     md += ["", markdown_table(rows), "", _NOTES, ""]
@@ -154,28 +225,32 @@ def write_report(result: AdaptResult, p: Prepared, pretrained: tuple[np.ndarray,
     print(f"report: {run_dir / 'report.html'}")
 
 
-_NOTES = ("Target labels are used only to score: the target images reach training without "
-          "them. Both models of a seed share the head initialisation, the source batches, the "
-          "steps and the LR schedule; each is scored after its last epoch. Proxy A-distance: "
-          "2 (1 - 2 err) of a linear classifier telling held-out source from target embeddings "
-          "(0: indistinguishable, 2: separable), on all dimensions and on the top two principal "
-          "components; the discriminator accuracy is DANN's own discriminator on the same "
-          "held-out images.")
+_NOTES = (
+    "Target labels are used only to score: the target images reach training without "
+    "them. Both models of a seed share the head initialisation, the source batches, the "
+    "steps and the LR schedule; each is scored after its last epoch. Proxy A-distance: "
+    "2 (1 - 2 err) of a linear classifier telling held-out source from target embeddings "
+    "(0: indistinguishable, 2: separable), on all dimensions and on the top two principal "
+    "components; the discriminator accuracy is DANN's own discriminator on the same "
+    "held-out images."
+)
 
 
-def _html(facts: list[tuple[str, str]], rows: list[list[str]],
-          figs: list[tuple[str, Path]]) -> str:
+def _html(facts: list[tuple[str, str]], rows: list[list[str]], figs: list[tuple[str, Path]]) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
     items = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in facts)
     images = "".join(
         f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,"
-        f"{base64.b64encode(p.read_bytes()).decode()}'>" for t, p in figs)
+        f"{base64.b64encode(p.read_bytes()).decode()}'>"
+        for t, p in figs
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>headstart adapt</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
         "img{max-width:100%}</style></head><body>"
         f"<h1>Domain adaptation: source-only vs DANN</h1><ul>{items}</ul>"
-        f"<table><tr>{head}</tr>{body}</table><p>{esc(_NOTES)}</p>{images}</body></html>\n")
+        f"<table><tr>{head}</tr>{body}</table><p>{esc(_NOTES)}</p>{images}</body></html>\n"
+    )

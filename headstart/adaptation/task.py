@@ -93,10 +93,21 @@ class PairedBatches:
 class AdaptationTask:
     """A loop task training ``model`` by ``method`` (``source-only`` or ``dann``)."""
 
-    def __init__(self, model: TransferModel, tail: Tail, plan: Plan, groups: list[tuple[str, ...]],
-                 inputs: AdaptInputs, method: str, seed: int, epochs: int, weight_decay: float,
-                 domain_loss: DomainAdversarialLoss | None = None, domain_weight: float = 1.0,
-                 disc_lr: float = 3e-3):
+    def __init__(
+        self,
+        model: TransferModel,
+        tail: Tail,
+        plan: Plan,
+        groups: list[tuple[str, ...]],
+        inputs: AdaptInputs,
+        method: str,
+        seed: int,
+        epochs: int,
+        weight_decay: float,
+        domain_loss: DomainAdversarialLoss | None = None,
+        domain_weight: float = 1.0,
+        disc_lr: float = 3e-3,
+    ):
         self.model = model
         self.tail = tail
         self.plan = plan
@@ -119,32 +130,59 @@ class AdaptationTask:
         # methods whatever else draws random numbers.
         gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch * 101 + salt)
         inp = self.inputs
-        return DataLoader(ds, batch_size=inp.batch_size, shuffle=True, generator=gen,
-                          drop_last=len(cast(Sized, ds)) > inp.batch_size,
-                          num_workers=inp.num_workers)
+        return DataLoader(
+            ds,
+            batch_size=inp.batch_size,
+            shuffle=True,
+            generator=gen,
+            drop_last=len(cast(Sized, ds)) > inp.batch_size,
+            num_workers=inp.num_workers,
+        )
 
     def phase(self, epoch: int) -> Phase:
         apply_plan(self.model, self.plan, self.groups, epoch)
         groups = build_param_groups(self.model, self.plan, self.groups, epoch, self.weight_decay)
         inp = self.inputs
         source = self._loader(inp.source_train, epoch, 0)
-        val = DataLoader(inp.source_val, batch_size=max(64, inp.batch_size),
-                         num_workers=inp.num_workers)
+        val = DataLoader(
+            inp.source_val, batch_size=max(64, inp.batch_size), num_workers=inp.num_workers
+        )
         self.total_steps = self.epochs * len(source)
         self.step_index = epoch * len(source)
-        self.stats = {"class_loss": 0.0, "domain_loss": 0.0, "domain_acc": 0.0, "n": 0.0,
-                      "coeff": 0.0}
+        self.stats = {
+            "class_loss": 0.0,
+            "domain_loss": 0.0,
+            "domain_acc": 0.0,
+            "n": 0.0,
+            "coeff": 0.0,
+        }
         if self.method == "source-only":
-            return Phase(("source-only",), self.tail, SourceBatches(source), val, groups,
-                         steps=len(source),
-                         channels_last=inp.channels_last, step=self._source_step)
+            return Phase(
+                ("source-only",),
+                self.tail,
+                SourceBatches(source),
+                val,
+                groups,
+                steps=len(source),
+                channels_last=inp.channels_last,
+                step=self._source_step,
+            )
         assert self.domain_loss is not None
-        groups += discriminator_groups(self.domain_loss.discriminator, self.disc_lr,
-                                       self.weight_decay)
+        groups += discriminator_groups(
+            self.domain_loss.discriminator, self.disc_lr, self.weight_decay
+        )
         # Batches are ((x_source, x_target), y_source): the loop passes them to the step as is.
         train = cast(Iterable, PairedBatches(source, self._loader(inp.target_pool, epoch, 1)))
-        return Phase(("dann",), self.tail, train, val, groups, steps=len(source),
-                     channels_last=inp.channels_last, step=self._dann_step)
+        return Phase(
+            ("dann",),
+            self.tail,
+            train,
+            val,
+            groups,
+            steps=len(source),
+            channels_last=inp.channels_last,
+            step=self._dann_step,
+        )
 
     def _cl(self, x: torch.Tensor) -> torch.Tensor:
         if self.inputs.channels_last and x.ndim == 4:
@@ -162,15 +200,16 @@ class AdaptationTask:
         x_s, x_t = x
         coeff = self.domain_loss.grl.schedule(self.step_index / max(1, self.total_steps))
         f = self.tail.features(self._cl(torch.cat([x_s, x_t])))
-        f_s, f_t = f[: len(x_s)], f[len(x_s):]
+        f_s, f_t = f[: len(x_s)], f[len(x_s) :]
         logits = self.tail.classify(f_s)
         class_loss = self.criterion(logits.float(), y)  # source labels only
         domain = self.domain_loss(f_s, f_t)  # features only: no label of either domain
         self._record(class_loss, domain, coeff)
         return class_loss + self.domain_weight * domain, logits, y
 
-    def _record(self, class_loss: torch.Tensor, domain: torch.Tensor | None,
-                coeff: float = 0.0) -> None:
+    def _record(
+        self, class_loss: torch.Tensor, domain: torch.Tensor | None, coeff: float = 0.0
+    ) -> None:
         self.step_index += 1
         s = self.stats
         s["class_loss"] += class_loss.item()
@@ -185,8 +224,9 @@ class AdaptationTask:
         s, n = self.stats, max(1.0, self.stats.get("n", 0.0))
         out: dict[str, Any] = {"class_loss": s.get("class_loss", 0.0) / n}
         if self.method == "dann":
-            out.update(domain_loss=s["domain_loss"] / n, domain_acc=s["domain_acc"] / n,
-                       coeff=s["coeff"])
+            out.update(
+                domain_loss=s["domain_loss"] / n, domain_acc=s["domain_acc"] / n, coeff=s["coeff"]
+            )
         return out
 
     def set_train_mode(self, epoch: int) -> None:
@@ -202,10 +242,20 @@ def discriminator_groups(disc: nn.Module, lr: float, weight_decay: float) -> lis
     """Optimizer groups of the discriminator: weights with decay, biases without."""
     out = []
     for no_decay in (False, True):
-        items = [(f"discriminator.{n}", p) for n, p in disc.named_parameters()
-                 if (p.ndim <= 1) == no_decay]
+        items = [
+            (f"discriminator.{n}", p)
+            for n, p in disc.named_parameters()
+            if (p.ndim <= 1) == no_decay
+        ]
         if items:
-            out.append({"name": "discriminator" + (" (no decay)" if no_decay else ""),
-                        "params": [p for _, p in items], "param_names": [n for n, _ in items],
-                        "lr": lr, "base_lr": lr, "weight_decay": 0.0 if no_decay else weight_decay})
+            out.append(
+                {
+                    "name": "discriminator" + (" (no decay)" if no_decay else ""),
+                    "params": [p for _, p in items],
+                    "param_names": [n for n, _ in items],
+                    "lr": lr,
+                    "base_lr": lr,
+                    "weight_decay": 0.0 if no_decay else weight_decay,
+                }
+            )
     return out

@@ -10,16 +10,16 @@ from headstart.cli.common import add_dataclass_options, build_config
 ADAPT_HELP = {
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
     "target": "target images: a folder (flat or nested), or class folders / train/ val/ whose "
-              "labels are used only to score",
+    "labels are used only to score",
     "target_val": "labelled target images to score on (class folders named like the source's)",
     "backbone": "timm model name or torchvision:NAME",
     "weights": "pretrained, random, or a local .safetensors/.pth file",
     "train_groups": "top layer groups of the backbone that train (0: backbone frozen, the "
-                    "bottleneck adapts); the frozen rest runs once per image and is cached",
+    "bottleneck adapts); the frozen rest runs once per image and is cached",
     "epochs": "epochs per model",
     "batch_size": "source images per step (DANN adds as many target images)",
     "lr": "LR of the top backbone group (lower groups get lr x lr-decay^k); adversarial "
-          "training of pretrained layers needs a low one",
+    "training of pretrained layers needs a low one",
     "head_lr": "LR of the bottleneck, the classifier and the domain discriminator",
     "lr_decay": "layer-wise LR decay below the top group",
     "weight_decay": "AdamW weight decay (never on biases and norm parameters)",
@@ -49,11 +49,13 @@ ADAPT_HELP = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "adapt", help="domain adaptation (DANN) vs a source-only model, same budget",
+        "adapt",
+        help="domain adaptation (DANN) vs a source-only model, same budget",
         description="Train a source-only model and a DANN model (gradient reversal with the "
-                    "scheduled coefficient, a domain discriminator) on a labelled source and "
-                    "unlabelled target images; report target accuracy of both, the domain gap "
-                    "before and after, and 2-D maps of both domains.")
+        "scheduled coefficient, a domain discriminator) on a labelled source and "
+        "unlabelled target images; report target accuracy of both, the domain gap "
+        "before and after, and 2-D maps of both domains.",
+    )
     p.add_argument("--config", help="YAML file of options; flags override it")
     add_dataclass_options(p, AdaptConfig, ADAPT_HELP)
     p.set_defaults(func=run_adapt)

@@ -18,10 +18,37 @@ TARGET = {"blue": (90, 100, 160), "green": (90, 150, 100), "red": (160, 90, 90)}
 
 
 def _args(src, tgt, out, *extra):
-    return ["adapt", "--source", str(src), "--target", str(tgt), "--backbone", TINY,
-            "--weights", "random", "--train-groups", "1", "--epochs", "1", "--batch-size", "4",
-            "--bottleneck", "8", "--disc-hidden", "8", "--map-method", "pca", "--precision", "fp32",
-            "--num-workers", "0", "--no-progress", "--out", str(out), *extra]
+    return [
+        "adapt",
+        "--source",
+        str(src),
+        "--target",
+        str(tgt),
+        "--backbone",
+        TINY,
+        "--weights",
+        "random",
+        "--train-groups",
+        "1",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--bottleneck",
+        "8",
+        "--disc-hidden",
+        "8",
+        "--map-method",
+        "pca",
+        "--precision",
+        "fp32",
+        "--num-workers",
+        "0",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -65,11 +92,25 @@ def test_target_labels_do_not_change_training(domains, tmp_path):
     for i, name in enumerate(sorted(TARGET)):
         shutil.copytree(tgt / "train" / name, unlabelled / "train" / f"x{i}")
     assert main(_args(src, tgt, tmp_path / "runs", "--name", "labelled")) == 0
-    assert main(_args(src, unlabelled, tmp_path / "runs", "--name", "unlabelled",
-                      "--target-val", str(tgt / "val"))) == 0
+    assert (
+        main(
+            _args(
+                src,
+                unlabelled,
+                tmp_path / "runs",
+                "--name",
+                "unlabelled",
+                "--target-val",
+                str(tgt / "val"),
+            )
+        )
+        == 0
+    )
     for method in ("source-only", "dann"):
         a = load_file(tmp_path / "runs/adapt/labelled/checkpoints" / f"{method}-seed0.safetensors")
-        b = load_file(tmp_path / "runs/adapt/unlabelled/checkpoints" / f"{method}-seed0.safetensors")
+        b = load_file(
+            tmp_path / "runs/adapt/unlabelled/checkpoints" / f"{method}-seed0.safetensors"
+        )
         assert a.keys() == b.keys()
         assert all((a[k] == b[k]).all() for k in a), method
 

@@ -14,8 +14,10 @@ from headstart.adaptation import DomainAdversarialLoss, DomainDiscriminator, Gra
 
 def _features(n_s=6, n_t=4, dim=8, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(n_s, dim, generator=gen, requires_grad=True),
-            torch.randn(n_t, dim, generator=gen, requires_grad=True))
+    return (
+        torch.randn(n_s, dim, generator=gen, requires_grad=True),
+        torch.randn(n_t, dim, generator=gen, requires_grad=True),
+    )
 
 
 def test_discriminator_sees_both_domains():
@@ -35,8 +37,10 @@ def test_loss_is_the_mean_of_each_domains_cross_entropy():
     loss_fn = DomainAdversarialLoss(disc)
     f_s, f_t = _features(n_s=6, n_t=2)
     d_s, d_t = disc(f_s), disc(f_t)
-    expected = 0.5 * (F.binary_cross_entropy_with_logits(d_s, torch.ones(6))
-                      + F.binary_cross_entropy_with_logits(d_t, torch.zeros(2)))
+    expected = 0.5 * (
+        F.binary_cross_entropy_with_logits(d_s, torch.ones(6))
+        + F.binary_cross_entropy_with_logits(d_t, torch.zeros(2))
+    )
     assert loss_fn(f_s, f_t).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
@@ -51,8 +55,10 @@ def test_features_get_reversed_gradients_and_the_discriminator_normal_ones(coeff
     f_s.grad = f_t.grad = None
     # The same loss without reversal: what the discriminator minimises.
     scores = plain(torch.cat([f_s, f_t]))
-    ref = 0.5 * (F.binary_cross_entropy_with_logits(scores[:6], torch.ones(6))
-                 + F.binary_cross_entropy_with_logits(scores[6:], torch.zeros(4)))
+    ref = 0.5 * (
+        F.binary_cross_entropy_with_logits(scores[:6], torch.ones(6))
+        + F.binary_cross_entropy_with_logits(scores[6:], torch.zeros(4))
+    )
     ref.backward()
     assert g_s.abs().sum() > 0 and g_t.abs().sum() > 0  # both domains are pushed
     assert torch.allclose(g_s, -coeff * f_s.grad, atol=1e-7)

@@ -44,7 +44,8 @@ def test_layer_reverses_only_what_lies_below_it():
 def test_schedule_formula(p):
     assert dann_coefficient(p) == pytest.approx(2 / (1 + math.exp(-10 * p)) - 1, abs=1e-12)
     assert dann_coefficient(p, gamma=5, high=0.3) == pytest.approx(
-        0.3 * (2 / (1 + math.exp(-5 * p)) - 1), abs=1e-12)
+        0.3 * (2 / (1 + math.exp(-5 * p)) - 1), abs=1e-12
+    )
 
 
 def test_schedule_starts_at_zero_rises_and_is_clipped():

@@ -35,13 +35,20 @@ def _task(method: str, target: TensorDataset | None = None, seed: int = 0):
     model = TransferModel(body, head)
     groups = [("0.weight", "0.bias")]
     plan = make_plan("partial:1", ["0"], [48], count_params(head), EPOCHS)
-    inputs = AdaptInputs(TensorDataset(xs, ys), TensorDataset(xs[:6], ys[:6]),
-                         target if target is not None else TensorDataset(xt), BATCH, 0, False)
+    inputs = AdaptInputs(
+        TensorDataset(xs, ys),
+        TensorDataset(xs[:6], ys[:6]),
+        target if target is not None else TensorDataset(xt),
+        BATCH,
+        0,
+        False,
+    )
     loss = None
     if method == "dann":
         loss = DomainAdversarialLoss(DomainDiscriminator(6, hidden=8), GradientReverseLayer(0.0))
-    task = AdaptationTask(model, Tail(body, head), plan, groups, inputs, method, seed, EPOCHS,
-                          0.0, loss, 1.0, 1e-2)
+    task = AdaptationTask(
+        model, Tail(body, head), plan, groups, inputs, method, seed, EPOCHS, 0.0, loss, 1.0, 1e-2
+    )
     return task
 
 
@@ -65,7 +72,8 @@ def test_only_source_labels_reach_the_class_loss_and_only_features_the_domain_lo
     task.criterion = spy
     assert task.domain_loss is not None
     task.domain_loss.register_forward_pre_hook(
-        lambda m, args: domain_inputs.append((args[0].detach(), args[1].detach())))
+        lambda m, args: domain_inputs.append((args[0].detach(), args[1].detach()))
+    )
     _run(task)
     assert len(class_targets) == EPOCHS * (16 // BATCH) == len(domain_inputs)
     for y, (f_s, f_t) in zip(class_targets, domain_inputs):
@@ -109,8 +117,7 @@ def test_coefficient_follows_the_schedule_over_training():
     task = _task("dann")
     assert task.domain_loss is not None
     coeffs: list[float] = []
-    task.domain_loss.register_forward_pre_hook(
-        lambda m, args: coeffs.append(m.grl.coeff))
+    task.domain_loss.register_forward_pre_hook(lambda m, args: coeffs.append(m.grl.coeff))
     _run(task)
     total = EPOCHS * 16 // BATCH
     assert coeffs == pytest.approx([dann_coefficient(i / total) for i in range(total)])
@@ -147,10 +154,11 @@ def test_a_collapsed_dann_model_is_reported():
     with torch.no_grad():
         head[-1].bias.copy_(torch.tensor([100.0, 0.0, 0.0]))  # every image -> class 0
     with pytest.warns(UserWarning, match="collapsed"):
-        assert warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0,
-                                 torch.device("cpu")) == 1.0
+        assert (
+            warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0, torch.device("cpu"))
+            == 1.0
+        )
     with torch.no_grad():
         head[-1].bias.zero_()
         head[-1].weight.copy_(torch.eye(3, 5) * 10)  # the argmax follows the features
-    assert warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0,
-                             torch.device("cpu")) < 0.9
+    assert warn_if_collapsed(Tail(nn.Identity(), head), feats, "dann", 0, torch.device("cpu")) < 0.9
