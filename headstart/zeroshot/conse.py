@@ -71,7 +71,7 @@ class ConSEEncoder:
         """ConSE vectors of pooled backbone features ``(n, num_features)``."""
         out = np.empty((len(features), self.class_vectors.shape[1]), np.float32)
         for start in range(0, len(features), CHUNK):
-            f = torch.from_numpy(np.asarray(features[start : start + CHUNK], np.float32))
+            f = torch.from_numpy(np.array(features[start : start + CHUNK], np.float32))
             prob = self.classifier(f).softmax(1)
             top, idx = prob.topk(self.k, dim=1)
             weights = (top / top.sum(1, keepdim=True)).numpy()
@@ -83,7 +83,7 @@ class ConSEEncoder:
         """The ImageNet classes behind each vector, with probabilities (for explanations)."""
         names = imagenet_class_names()
         with torch.no_grad():
-            prob = self.classifier(torch.from_numpy(np.asarray(features, np.float32))).softmax(1)
+            prob = self.classifier(torch.from_numpy(np.array(features, np.float32))).softmax(1)
         top, idx = prob.topk(k, dim=1)
         return [
             [(names[i], float(p)) for p, i in zip(pr, ix)]

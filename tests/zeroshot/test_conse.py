@@ -49,6 +49,8 @@ def write_photos(folder: Path) -> dict[Path, str]:
         arr = sk_images[key] if source == "sklearn" else getattr(skimage.data, key)()
         arr = np.asarray(arr[0] if isinstance(arr, tuple) else arr)
         path = folder / f"{name}.png"
+        if arr.dtype == bool:  # the horse silhouette is a binary mask
+            arr = arr * 255
         Image.fromarray(arr.astype(np.uint8)).save(path)
         out[path] = label
     return out
