@@ -119,3 +119,14 @@ def test_search_refuses_an_index_whose_encoder_changed(data, tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(HeadstartError, match="weights .* changed"):
         search(tmp_path / "index", [data / "val" / "red" / "0.png"])
+
+
+def test_embed_with_a_fine_tuned_classifier_checkpoint(data, tmp_path):
+    from headstart.classify.fit import fit
+    from tests.conftest import tiny_config
+
+    run = fit(data, tiny_config(strategy="partial:1", epochs=1, out=str(tmp_path / "runs"))).run_dir
+    emb = embed(data / "val", tmp_path / "emb", model=str(run), precision="fp32", progress=False)
+    assert emb.vectors.shape == (12, 256)
+    assert emb.meta["encoder"]["checkpoint"].endswith(".safetensors")
+    assert emb.meta["encoder"]["description"].startswith("fine-tuned backbone")
