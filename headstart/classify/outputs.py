@@ -22,7 +22,7 @@ class RunWriter:
     Under torchrun every process keeps track of the best epoch; only the main one writes.
     """
 
-    unit = "img"  # what the throughput counts (a subclass for text says "text")
+    unit = "img"  # what the throughput line counts
 
     def __init__(self, run_dir: Path, trainer: _Trainer, resume_state: dict | None):
         self.run_dir = run_dir
