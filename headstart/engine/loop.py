@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
 from headstart.engine import distributed
 from headstart.engine.metrics import classification_metrics

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
 from headstart.engine.precision import autocast, channels_last
 

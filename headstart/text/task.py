@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
 from headstart.engine.loop import Phase
 from headstart.engine.precision import autocast
