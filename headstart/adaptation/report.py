@@ -3,8 +3,6 @@ and the table printed at the end."""
 
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +11,7 @@ import numpy as np
 from headstart.adaptation.gap import plot_domain_maps
 from headstart.adaptation.task import METHODS
 from headstart.io import write_json_atomic, write_text_atomic
+from headstart.report.html import esc, inline_png, page, table
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -237,20 +236,11 @@ _NOTES = (
 
 
 def _html(facts: list[tuple[str, str]], rows: list[list[str]], figs: list[tuple[str, Path]]) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
     items = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in facts)
-    images = "".join(
-        f"<h2>{esc(t)}</h2><img alt='{esc(t)}' src='data:image/png;base64,"
-        f"{base64.b64encode(p.read_bytes()).decode()}'>"
-        for t, p in figs
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>headstart adapt</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "img{max-width:100%}</style></head><body>"
-        f"<h1>Domain adaptation: source-only vs DANN</h1><ul>{items}</ul>"
-        f"<table><tr>{head}</tr>{body}</table><p>{esc(_NOTES)}</p>{images}</body></html>\n"
-    )
+    results = table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0])
+    sections = [
+        ("Run", f"<ul>{items}</ul>"),
+        ("Results", f"{results}<p class='note'>{esc(_NOTES)}</p>"),
+    ]
+    sections += [(title, inline_png(path, title)) for title, path in figs]
+    return page("Domain adaptation: source-only vs DANN", "headstart adapt", sections)

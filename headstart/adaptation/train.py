@@ -21,9 +21,9 @@ from headstart.adaptation.prefix import split_body
 from headstart.adaptation.prepare import Prepared
 from headstart.adaptation.task import AdaptationTask, Tail
 from headstart.backbones import TransferModel, make_head
-from headstart.classify.fit import versions
 from headstart.engine.checkpoint import save_checkpoint
 from headstart.engine.loop import EpochResult, Loop, LoopConfig
+from headstart.versions import versions
 
 
 @dataclass
@@ -267,7 +267,7 @@ def save_model(
             "metrics": metrics,
         },
         "config": cfg.to_dict(),
-        "versions": versions(),
+        "versions": versions("timm"),
     }
     path = run_dir / "checkpoints" / f"{method}-seed{seed}.safetensors"
     save_checkpoint(path, model.state_dict(), meta)

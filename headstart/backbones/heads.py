@@ -20,7 +20,7 @@ def strip_head(model: nn.Module) -> tuple[nn.Module, int]:
     reset = getattr(model, "reset_classifier", None)
     if callable(reset) and hasattr(model, "num_features"):
         reset(0)
-        return model, int(model.num_features)
+        return model, int(model.num_features)  # type: ignore[arg-type]
     path, linear = _last_linear(model)
     _set_submodule(model, path, nn.Identity())
     return model, linear.in_features

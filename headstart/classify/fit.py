@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
 from headstart.io import write_json_atomic, write_text_atomic
 from headstart.strategies import Plan, make_plan
+from headstart.versions import versions
 
 
 @dataclass
@@ -50,27 +50,6 @@ class FitResult:
     @property
     def final(self) -> EpochResult:
         return self.history[-1]
-
-
-def versions() -> dict[str, str]:
-    import timm
-
-    return {
-        "headstart": _own_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
-
-
-def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("headstart")
-    except PackageNotFoundError:
-        return "dev"
 
 
 def build_model(cfg: TrainConfig, n_classes: int) -> tuple[TransferModel, Any]:
@@ -320,7 +299,7 @@ class _Trainer:
             "head": {"hidden": self.cfg.head_hidden, "dropout": self.cfg.dropout},
             "plan": self.plan.to_dict(),
             "config": self.cfg.to_dict(),
-            "versions": versions(),
+            "versions": versions("timm"),
         }
 
     def save(self, path: Path, meta: dict[str, Any], optimizer_state: dict | None) -> None:

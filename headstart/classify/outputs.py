@@ -61,22 +61,11 @@ class RunWriter:
     def __call__(self, result: EpochResult, loop: Loop) -> None:
         main = distributed.is_main()
         if main:
-            print(
-                f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
-                f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
-                f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-                f"{result.train_images_per_s:.0f} {self.unit}/s",
-                flush=True,
-            )
+            print(result.line(loop.cfg.epochs, self.unit), flush=True)
         self.history_rows.append(result.row())
-        improved = not self.best or result.val_acc > self.best["val_acc"]
+        improved = result.improves_on(self.best)
         if improved:
-            self.best = {
-                "epoch": result.epoch,
-                "val_acc": result.val_acc,
-                "val_f1": result.val_f1,
-                "val_loss": result.val_loss,
-            }
+            self.best = result.best_entry()
             self.best_result = result
         if not main:
             return
@@ -125,9 +114,9 @@ class RunWriter:
                 print(f"report: {self.run_dir / 'report.html'}")
 
     def _report(self, res: EpochResult | None, cm: Any, per_class: list[dict]) -> None:
-        from headstart.classify.fit import versions
         from headstart.data.profile import profile
         from headstart.report.train_report import write_train_report
+        from headstart.versions import versions
 
         t = self.trainer
         best = self.best
@@ -137,7 +126,7 @@ class RunWriter:
             f"{best.get('val_acc', float('nan')):.4f}, macro-F1 {best.get('val_f1', float('nan')):.4f}."
         )
         env = {
-            **versions(),
+            **versions("timm"),
             "device": str(t.device),
             "precision": precision_name(t.dtype),
             "threads": __import__("torch").get_num_threads(),

@@ -12,7 +12,15 @@ from headstart.engine import distributed
 from headstart.errors import HeadstartError
 
 COMMAND_MODULES = (
-    "train", "compare", "catalog", "demo", "text", "adapt", "doctor", "embeddings", "fewshot",
+    "train",
+    "compare",
+    "catalog",
+    "demo",
+    "text",
+    "adapt",
+    "doctor",
+    "embeddings",
+    "fewshot",
     "zeroshot",
 )
 

@@ -17,7 +17,8 @@ def profile(data: ImageData, sample: int = 200, seed: int = 0) -> dict[str, Any]
     n = list(counts.values())
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(data.train), size=min(sample, len(data.train)), replace=False)
-    sizes, modes = [], Counter()
+    sizes: list[tuple[int, int]] = []
+    modes: Counter[str] = Counter()
     for i in pick:
         with Image.open(data.train[int(i)].path) as im:
             sizes.append(im.size)

@@ -103,6 +103,27 @@ class EpochResult:
         row.update({f"lr/{k}": v for k, v in self.lrs.items()})
         return row
 
+    def line(self, epochs: int, unit: str) -> str:
+        """The one-line epoch summary the CLI prints."""
+        return (
+            f"epoch {self.epoch:>3}/{epochs}  train loss {self.train_loss:.4f} "
+            f"acc {self.train_acc:.4f} | val loss {self.val_loss:.4f} "
+            f"acc {self.val_acc:.4f} f1 {self.val_f1:.4f} | {self.seconds:.1f}s "
+            f"{self.train_images_per_s:.0f} {unit}/s"
+        )
+
+    def improves_on(self, best: dict[str, Any]) -> bool:
+        """Whether this epoch beats ``best`` (a ``best_entry``; empty before the first epoch)."""
+        return not best or self.val_acc > best["val_acc"]
+
+    def best_entry(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "val_acc": self.val_acc,
+            "val_f1": self.val_f1,
+            "val_loss": self.val_loss,
+        }
+
 
 class Callback(Protocol):
     def __call__(self, result: EpochResult, loop: Loop) -> None: ...

@@ -40,7 +40,7 @@ def save_fewshot(
     threshold: float | None,
     history: list[dict[str, Any]],
 ) -> Path:
-    from headstart.classify.fit import versions
+    from headstart.versions import versions
 
     head_dim = None if isinstance(model.head, nn.Identity) else int(cfg.embed_dim)
     meta = {
@@ -58,7 +58,7 @@ def save_fewshot(
         "split_at": split_at,
         "config": dataclasses.asdict(cfg),
         "history": history,
-        "versions": versions(),
+        "versions": versions("timm"),
     }
     return save_checkpoint(path, model.state_dict(), meta)
 

@@ -9,15 +9,12 @@ the frozen base weights are re-read from the model source and checked by fingerp
 from __future__ import annotations
 
 import dataclasses
-import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from headstart.backbones import fingerprint
@@ -45,6 +42,7 @@ from headstart.text.task import (
     param_groups,
     tokenize,
 )
+from headstart.versions import versions
 
 TASK = "text-classification"
 
@@ -63,22 +61,6 @@ class TextFitResult:
     @property
     def final(self) -> EpochResult:
         return self.history[-1]
-
-
-def versions() -> dict[str, str]:
-    import peft
-    import transformers
-
-    from headstart.classify.fit import _own_version
-
-    return {
-        "headstart": _own_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
 
 
 def load_data(cfg: TextConfig) -> TextData:
@@ -245,7 +227,7 @@ class TextTrainer:
             "params": {"trainable": self.trainable, "total": self.total},
             "precision": precision_name(self.dtype),
             "config": cfg.to_dict(),
-            "versions": versions(),
+            "versions": versions("transformers", "peft"),
         }
 
     def save(self, path: Path, meta: dict[str, Any]) -> None:

@@ -52,22 +52,11 @@ class TextRunWriter:
         print(t.groups_table, flush=True)
 
     def __call__(self, result: EpochResult, loop: Loop) -> None:
-        print(
-            f"epoch {result.epoch:>3}/{loop.cfg.epochs}  train loss {result.train_loss:.4f} "
-            f"acc {result.train_acc:.4f} | val loss {result.val_loss:.4f} "
-            f"acc {result.val_acc:.4f} f1 {result.val_f1:.4f} | {result.seconds:.1f}s "
-            f"{result.train_images_per_s:.0f} texts/s",
-            flush=True,
-        )
+        print(result.line(loop.cfg.epochs, "texts"), flush=True)
         self.rows.append(result.row())
-        improved = not self.best or result.val_acc > self.best["val_acc"]
+        improved = result.improves_on(self.best)
         if improved:
-            self.best = {
-                "epoch": result.epoch,
-                "val_acc": result.val_acc,
-                "val_f1": result.val_f1,
-                "val_loss": result.val_loss,
-            }
+            self.best = result.best_entry()
             self.best_result = result
         meta = {
             "epoch": result.epoch,
@@ -100,7 +89,7 @@ class TextRunWriter:
             )
 
     def _report(self, res: EpochResult | None, per_class: list[dict]) -> None:
-        from headstart.text.fit import versions
+        from headstart.versions import versions
 
         t, best = self.trainer, self.best
         lead = (
@@ -122,7 +111,7 @@ class TextRunWriter:
             texts = [t.data.val_texts[i] for i in order]
             mistakes = confident_mistakes(texts, res.val_true, res.val_prob, t.data.classes)
         env = {
-            **versions(),
+            **versions("transformers", "peft"),
             "device": str(t.device),
             "precision": precision_name(t.dtype),
             "threads": torch.get_num_threads(),
