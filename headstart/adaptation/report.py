@@ -11,7 +11,7 @@ import numpy as np
 from headstart.adaptation.gap import plot_domain_maps
 from headstart.adaptation.task import METHODS
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, page, table
+from headstart.report.html import esc, inline_png, key_values, page, table
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -236,10 +236,9 @@ _NOTES = (
 
 
 def _html(facts: list[tuple[str, str]], rows: list[list[str]], figs: list[tuple[str, Path]]) -> str:
-    items = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in facts)
     results = table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0])
     sections = [
-        ("Run", f"<ul>{items}</ul>"),
+        ("Run", key_values(facts)),
         ("Results", f"{results}<p class='note'>{esc(_NOTES)}</p>"),
     ]
     sections += [(title, inline_png(path, title)) for title, path in figs]

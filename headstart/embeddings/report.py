@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from headstart.embeddings.store import EmbeddingSet
-from headstart.report.html import esc, inline_png, write_page
+from headstart.report.html import inline_png, key_values, write_page
 
 
 def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
@@ -14,7 +14,7 @@ def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
     emb = embeddings if isinstance(embeddings, EmbeddingSet) else EmbeddingSet.load(embeddings)
     root = emb.root
     enc = emb.meta.get("encoder", {})
-    about = _facts(
+    about = key_values(
         [
             ("encoder", enc.get("description", "?")),
             ("vectors", f"{emb.meta['n']} x {emb.meta['dim']}"),
@@ -32,11 +32,6 @@ def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
             (f"kNN accuracy (k={res['k']})", f"{res['knn_acc']:.4f}"),
             ("k-means purity / NMI", f"{res['kmeans_purity']:.4f} / {res['kmeans_nmi']:.4f}"),
         ]
-        sections.append(("Probe", _facts(probe)))
+        sections.append(("Probe", key_values(probe)))
     sections += [(png.stem, inline_png(png, png.stem)) for png in sorted(root.glob("map-*.png"))]
     return write_page(root / "report.html", f"Embeddings: {root.name}", "headstart embed", sections)
-
-
-def _facts(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{cells}</table>"

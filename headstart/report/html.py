@@ -57,6 +57,12 @@ def table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def key_values(pairs: Iterable[tuple[str, Any]]) -> str:
+    """A two-column table of facts: each key as a row heading, its value beside it."""
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in pairs)
+    return f"<table>{cells}</table>"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
