@@ -35,7 +35,7 @@ def iter_features(
     ``compile``: None decides from the size (``COMPILE_MIN_IMAGES``); True/False force it.
     """
     was_training = body.training
-    body.eval()
+    body.eval().to(device)  # callers may hand over a body still on the CPU (e.g. recommend)
     cl = channels_last(device, dtype)
     if cl:
         body.to(memory_format=torch.channels_last)

@@ -51,8 +51,9 @@ def split_body(backbone: Backbone, train_groups: int) -> SplitBody:
     size = backbone.data_config["input_size"]
     modes = [(m, m.training) for m in prefix.modules()]
     prefix.eval()
+    device = next(body.parameters()).device  # the body may already be on the GPU
     with torch.no_grad():
-        shape = tuple(prefix(torch.zeros(1, *size)).shape[1:])
+        shape = tuple(prefix(torch.zeros(1, *size, device=device)).shape[1:])
     for module, mode in modes:  # the modules are the body's own: leave them as they were
         module.training = mode
     return SplitBody(prefix, suffix, where, shape)

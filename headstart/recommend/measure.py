@@ -53,8 +53,9 @@ def bn_shift(
         rng = np.random.default_rng(seed)
         idx = rng.choice(len(data.train), size=min(n_images, len(data.train)), replace=False)
         ds = Subset(data.dataset("train", eval_transform(backbone.data_config)), idx.tolist())
+        device = next(body.parameters()).device  # wherever the caller keeps the body
         for x, _ in DataLoader(ds, batch_size=len(idx)):
-            body(x)
+            body(x.to(device))
     finally:
         for h in hooks:
             h.remove()
