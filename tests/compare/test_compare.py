@@ -86,16 +86,28 @@ def test_bn_shift_is_zero_when_statistics_match_the_data(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "per_class, probe, expected",
-    [(5, 0.5, "feature-extraction"), (50, 0.97, "feature-extraction"), (50, 0.8, "progressive")],
+    "per_class, probe, shift, expected",
+    [
+        (5, 0.5, 0.5, "feature-extraction"),  # too few images to fine-tune
+        (50, 0.97, 0.5, "feature-extraction"),  # frozen features already separate the classes
+        (50, 0.8, 0.5, "full"),  # far from ImageNet, enough images: every layer adapts
+        (50, 0.8, 0.05, "partial"),  # near ImageNet: the lower layers' features fit
+        (15, 0.8, 0.5, "partial"),  # far, but too few images to re-learn every layer
+    ],
 )
-def test_advice_rules(tmp_path, monkeypatch, per_class, probe, expected):
+def test_advice_rules(tmp_path, monkeypatch, per_class, probe, shift, expected):
     data = make_folder(tmp_path / "d", n_train=per_class, n_val=2)
     monkeypatch.setattr(advise, "_probe", lambda *a: {"val_acc": probe, "train_acc": 1.0})
+    monkeypatch.setattr(
+        advise, "bn_shift", lambda bb, d: [{"group": g.name, "shift": shift} for g in bb.groups]
+    )
     rec = advise.recommend(data, backbone=TINY, weights="random", config=tiny_config())
     assert rec.strategy == expected
     assert rec.reasons and "linear_probe_val_acc" in rec.measurements
-    assert "bn_shift_by_group" in rec.measurements
+    assert rec.measurements["bn_shift_mean"] == pytest.approx(shift)
+    if expected == "partial":
+        assert rec.overrides["partial_groups"] == tiny_config().partial_groups
+        assert "--partial-groups" in rec.command("data")
 
 
 def test_imbalance_adds_class_weights(tmp_path, monkeypatch):
