@@ -30,7 +30,7 @@ from headstart.config import TrainConfig  # noqa: E402
 from headstart.data.export import export_dataset  # noqa: E402
 from headstart.data.imagedata import ImageData  # noqa: E402
 from headstart.data.transforms import eval_transform  # noqa: E402
-from headstart.engine.precision import resolve_precision  # noqa: E402
+from headstart.engine.precision import eval_batch_size, resolve_precision  # noqa: E402
 from headstart.features import FeatureCache  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -150,10 +150,13 @@ def bench_limit() -> dict:
     ds = data.dataset("train", tf)
     x = torch.stack([ds[i][0] for i in range(len(ds))])  # decoded and transformed, in memory
     body = bb.body.eval().to(memory_format=torch.channels_last)
+    bs = eval_batch_size(
+        torch.device("cpu")
+    )  # the batch size headstart uses, so only overhead counts
     start = time.perf_counter()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        for i in range(0, len(x), 64):
-            body(x[i : i + 64].contiguous(memory_format=torch.channels_last))
+        for i in range(0, len(x), bs):
+            body(x[i : i + bs].contiguous(memory_format=torch.channels_last))
     floor = time.perf_counter() - start
     seconds, _ = _headstart_embed(data)
     return {

@@ -157,7 +157,6 @@ def _cache(
             tf,
             device,
             dtype,
-            batch_size=64,
             num_workers=workers,
             progress=cfg.progress,
             desc=f"{name} (frozen prefix)",

@@ -24,7 +24,13 @@ from headstart.data.sources import Sample, find_splits, scan_class_folders
 from headstart.data.transforms import eval_transform
 from headstart.engine.checkpoint import read_meta, read_tensors, resolve_checkpoint
 from headstart.engine.metrics import classification_metrics, confusion, per_class_table
-from headstart.engine.precision import autocast, channels_last, resolve_device, resolve_precision
+from headstart.engine.precision import (
+    autocast,
+    channels_last,
+    eval_batch_size,
+    resolve_device,
+    resolve_precision,
+)
 from headstart.errors import CheckpointError, DataError
 
 
@@ -111,11 +117,11 @@ class Checkpoint:
             )
 
     @torch.no_grad()
-    def probabilities(self, samples: list[Sample], batch_size: int = 64) -> np.ndarray:
+    def probabilities(self, samples: list[Sample], batch_size: int | None = None) -> np.ndarray:
         ds = _UnlabelledDataset(samples, eval_transform(self.data_config))
         cl = channels_last(self.device, self.dtype)
         out = []
-        for x, _ in DataLoader(ds, batch_size=batch_size):
+        for x, _ in DataLoader(ds, batch_size=batch_size or eval_batch_size(self.device)):
             x = x.to(self.device)
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)

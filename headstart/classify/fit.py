@@ -26,7 +26,12 @@ from headstart.engine.checkpoint import (
     save_checkpoint,
 )
 from headstart.engine.loop import Callback, EpochResult, Loop, LoopConfig
-from headstart.engine.precision import channels_last, resolve_device, resolve_precision
+from headstart.engine.precision import (
+    channels_last,
+    eval_batch_size,
+    resolve_device,
+    resolve_precision,
+)
 from headstart.engine.rundir import new_run_dir, write_csv_atomic
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
@@ -194,7 +199,6 @@ class _Trainer:
                     eval_tf,
                     self.device,
                     self.dtype,
-                    batch_size=64,
                     num_workers=default_workers(cfg.num_workers),
                     progress=cfg.progress,
                     desc=f"{split} features",
@@ -209,6 +213,7 @@ class _Trainer:
             default_workers(cfg.num_workers),
             cfg.balanced_sampling,
             features if self.plan.pretrained else None,
+            eval_batch_size(self.device),
         )
 
     def _loss(self) -> nn.Module:

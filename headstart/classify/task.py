@@ -44,6 +44,7 @@ class Inputs:
     num_workers: int
     balanced: bool = False
     features: Callable[[str], np.ndarray] | None = None  # split -> cached features
+    eval_batch_size: int = 64  # validation batches (see engine.precision.eval_batch_size)
 
 
 class ImageClassificationTask:
@@ -97,7 +98,7 @@ class ImageClassificationTask:
             drop_last=len(train_ds) > inp.batch_size,
             **_sampling(labels, inp.balanced),
         )
-        val = DataLoader(val_ds, batch_size=max(64, inp.batch_size), num_workers=workers)
+        val = DataLoader(val_ds, batch_size=inp.eval_batch_size, num_workers=workers)
         return Phase(key, module, train, val, groups, steps=len(train), channels_last=cl)
 
     def set_train_mode(self, epoch: int) -> None:

@@ -95,7 +95,7 @@ class ModuleEncoder:
     weights_id: str
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     dtype: torch.dtype | None = None
-    batch_size: int = 64
+    batch_size: int | None = None  # None: eval_batch_size(device)
     extra: dict[str, Any] = field(default_factory=dict)
     text: TextEncoder | None = None
 

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Subset
 
 from headstart.data.sources import Sample
 from headstart.engine import distributed
+from headstart.engine.precision import eval_batch_size
 from headstart.features.extract import iter_features
 from headstart.io import atomic_path, write_json_atomic
 
@@ -71,12 +72,14 @@ class FeatureCache:
         transform: object,
         device: torch.device,
         dtype: torch.dtype | None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         num_workers: int = 0,
         progress: bool = True,
         desc: str = "features",
     ) -> np.ndarray:
-        """Features of ``samples`` (rows in order), from the cache or computed and stored."""
+        """Features of ``samples`` (rows in order), from the cache or computed and stored
+        (``batch_size`` None: ``eval_batch_size(device)``)."""
+        batch_size = batch_size or eval_batch_size(device)
         key = self.key(weights_id, transform, samples, dtype)
         cached = self.get(key)
         fresh = cached is not None and len(cached) == len(samples)

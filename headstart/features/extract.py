@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
-from headstart.engine.precision import autocast, channels_last
+from headstart.engine.precision import autocast, channels_last, eval_batch_size
 
 
 @torch.no_grad()
@@ -24,7 +24,7 @@ def iter_features(
     dataset: Dataset,
     device: torch.device,
     dtype: torch.dtype | None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     num_workers: int = 0,
     progress: bool = True,
     desc: str = "features",
@@ -32,8 +32,10 @@ def iter_features(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(offset, features)`` batches in dataset order, in eval mode.
 
-    ``compile``: None decides from the size (``COMPILE_MIN_IMAGES``); True/False force it.
+    ``batch_size``: None picks ``eval_batch_size(device)``. ``compile``: None decides from the
+    size (``COMPILE_MIN_IMAGES``); True/False force it.
     """
+    batch_size = batch_size or eval_batch_size(device)
     was_training = body.training
     body.eval().to(device)  # callers may hand over a body still on the CPU (e.g. recommend)
     cl = channels_last(device, dtype)

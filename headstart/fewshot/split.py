@@ -98,7 +98,6 @@ def prefix_activations(
         tf,
         device,
         dtype,
-        batch_size=64,
         progress=progress,
         desc="frozen prefix",
     )
