@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
 from headstart.engine.precision import autocast, channels_last, eval_batch_size
+from headstart.features.fold import fold_batchnorm
 
 
 @torch.no_grad()
@@ -29,18 +30,23 @@ def iter_features(
     progress: bool = True,
     desc: str = "features",
     compile: bool | None = None,
+    fold: bool = True,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(offset, features)`` batches in dataset order, in eval mode.
 
     ``batch_size``: None picks ``eval_batch_size(device)``. ``compile``: None decides from the
-    size (``COMPILE_MIN_IMAGES``); True/False force it.
+    size (``COMPILE_MIN_IMAGES``); True/False force it. ``fold``: run a copy with batch norm
+    folded into the convolutions (``fold_batchnorm``; same numbers, less memory traffic).
     """
     batch_size = batch_size or eval_batch_size(device)
     was_training = body.training
     body.eval().to(device)  # callers may hand over a body still on the CPU (e.g. recommend)
+    run = body
+    if fold and len(dataset) > 0:  # type: ignore[arg-type]
+        run = fold_batchnorm(body, dataset[0][0].unsqueeze(0).to(device))
     cl = channels_last(device, dtype)
     if cl:
-        body.to(memory_format=torch.channels_last)
+        run.to(memory_format=torch.channels_last)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -49,7 +55,7 @@ def iter_features(
         pin_memory=device.type == "cuda",
         generator=torch.Generator(),
     )
-    forward = _forward(body, len(dataset), batch_size, compile)  # type: ignore[arg-type]
+    forward = _forward(run, len(dataset), batch_size, compile)  # type: ignore[arg-type]
     offset = 0
     try:
         for x, _ in tqdm(
