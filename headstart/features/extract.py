@@ -1,5 +1,8 @@
-"""Running a frozen backbone over images once, fast: no_grad, autocast, channels-last, and
-``torch.compile`` for large collections (its compile time pays off after a few thousand images).
+"""Running a frozen backbone over images once, fast: no_grad, autocast, channels-last, batch
+norm folded into the convolutions, batches sized for the device, and ``torch.compile`` for large
+collections on a GPU. On a CPU compiling did not pay here (Lite0, 2 cores, after folding:
+10,000 images 72 s compiled vs 55 s eager; 60,000 about the same per image), so it is off there
+unless asked for (``compile=True``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def iter_features(
         pin_memory=device.type == "cuda",
         generator=torch.Generator(),
     )
-    forward = _forward(run, len(dataset), batch_size, compile)  # type: ignore[arg-type]
+    forward = _forward(run, len(dataset), batch_size, compile, device)  # type: ignore[arg-type]
     offset = 0
     try:
         for x, _ in tqdm(
@@ -76,12 +79,15 @@ def iter_features(
 COMPILE_MIN_IMAGES = 5000
 
 
-def _forward(body: nn.Module, n: int, batch_size: int, compile: bool | None) -> Callable:
+def _forward(
+    body: nn.Module, n: int, batch_size: int, compile: bool | None, device: torch.device
+) -> Callable:
     """The body's forward, compiled when worth it; batches padded to one shape so that the
     compiled graph is built once. Falls back to eager if compiling fails (e.g. no C compiler)."""
     if compile is None:
         compile = (
-            n >= COMPILE_MIN_IMAGES
+            device.type == "cuda"
+            and n >= COMPILE_MIN_IMAGES
             and os.environ.get("HEADSTART_COMPILE", "1") != "0"
             and shutil.which(os.environ.get("CXX", "g++")) is not None
         )
