@@ -100,9 +100,11 @@ class FeatureCache:
         self.misses += 1
         self.root.mkdir(parents=True, exist_ok=True)
         target = self.path(key)
-        out: np.memmap | None = None
-        with atomic_path(target) as tmp:
-            for offset, f in iter_features(
+        written = 0
+        # Streamed to the file batch by batch (a plain write, not a writable memory map, whose
+        # dirty pages would count in the process's memory): flat memory for any collection size.
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            for _, f in iter_features(
                 body,
                 dataset,
                 device,
@@ -112,15 +114,17 @@ class FeatureCache:
                 progress=progress,
                 desc=desc,
             ):
-                if out is None:
-                    out = np.lib.format.open_memmap(
-                        tmp, mode="w+", dtype=np.float32, shape=(len(samples), f.shape[1])
-                    )
-                out[offset : offset + len(f)] = f
-            if out is None:
-                raise ValueError("no samples to extract features from")
-            out.flush()
-            del out
+                if written == 0:
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                        "fortran_order": False,
+                        "shape": (len(samples), f.shape[1]),
+                    }
+                    np.lib.format.write_array_header_2_0(fh, header)
+                fh.write(np.ascontiguousarray(f, dtype=np.float32).tobytes())
+                written += len(f)
+            if written != len(samples):
+                raise ValueError(f"extracted {written} feature rows for {len(samples)} samples")
         self._describe(key, weights_id, transform, dtype, samples)
         return np.load(target, mmap_mode="r")
 
