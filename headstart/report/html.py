@@ -25,7 +25,7 @@ td:first-child,th:first-child{text-align:left}tr.win td{background:#e6f4ea;font-
 img{max-width:100%;background:#fff;border:1px solid #dde1e8;margin:6px 0}
 .grid{display:flex;flex-wrap:wrap;gap:8px}.grid figure{margin:0;width:120px;font-size:11px}
 .grid img{width:120px;height:120px;object-fit:contain}
-pre{background:#fff;border:1px solid #dde1e8;padding:10px;overflow:auto;font-size:12px}
+pre{background:#fff;border:1px solid #dde1e8;padding:10px;overflow:auto;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 """.strip()
 
 
