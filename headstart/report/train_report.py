@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from headstart.data.images import open_image
-from headstart.report.html import esc, inline_png, markdown_table, table, write_page
+from headstart.report.html import esc, inline_png, key_values, markdown_table, table, write_page
 from headstart.report.plots import plot_confusion, plot_lines
 
 PCT = {
@@ -92,7 +92,7 @@ def write_train_report(
     ]
     prof = {k: v for k, v in data_profile.items() if k not in ("train_counts", "val_counts")}
     sections.append(
-        ("Data", table(prof_rows, ["class", "train", "val"]) + f"<pre>{esc(_kv(prof))}</pre>")
+        ("Data", table(prof_rows, ["class", "train", "val"]) + key_values(prof.items()))
     )
     if (run_dir / "curves.png").is_file():
         sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
@@ -137,7 +137,7 @@ def write_train_report(
     sections.append(
         ("Metrics per epoch", table([{k: _num(r[k]) for k in cols} for r in rows], cols))
     )
-    sections.append(("Environment", f"<pre>{esc(_kv(environment))}</pre>"))
+    sections.append(("Environment", key_values(environment.items())))
     md = [
         f"# {title}",
         "",
@@ -172,7 +172,3 @@ def _num(v: Any) -> Any:
     except (TypeError, ValueError):
         return v
     return int(f) if f.is_integer() and abs(f) > 1 else f
-
-
-def _kv(d: dict[str, Any]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in d.items())

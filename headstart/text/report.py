@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, markdown_table, table, write_page
+from headstart.report.html import esc, inline_png, key_values, markdown_table, table, write_page
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -81,12 +81,7 @@ def write_run_report(
             )
         )
     sections.append(("Metrics per epoch", table(epochs, EPOCH_COLS)))
-    sections.append(
-        (
-            "Environment",
-            "<pre>" + esc("\n".join(f"{k}: {v}" for k, v in environment.items())) + "</pre>",
-        )
-    )
+    sections.append(("Environment", key_values(environment.items())))
     md = [
         f"# headstart text run {run_dir.name}",
         "",
