@@ -97,7 +97,8 @@ def explain(result: CompareResult) -> list[str]:
     )
     if result.recommendation:
         rec = result.recommendation
-        lines.append(f"auto chose {rec['strategy']}: " + " ".join(rec["reasons"]))
+        reasons = "; ".join(r.rstrip(".") for r in rec["reasons"])
+        lines.append(f"auto chose {rec['strategy']}: {reasons}.")
     return lines
 
 

@@ -122,7 +122,7 @@ def recommend(
             "sees inputs unlike its pretraining data."
         )
         reasons.append(
-            f"With {per_class:.0f} images per class, fine-tune every layer at layer-wise "
+            f"with {per_class:.0f} images per class, fine-tune every layer at layer-wise "
             f"decayed learning rates (x{cfg.lr_decay} per group down from the top), keeping "
             "pretrained batch-norm statistics, so the lower layers move least."
         )
@@ -141,7 +141,7 @@ def recommend(
             f"pretrained features help but do not suffice; {why}."
         )
         reasons.append(
-            f"Fine-tune the top {cfg.partial_groups} layer groups and a new head at layer-wise "
+            f"fine-tune the top {cfg.partial_groups} layer groups and a new head at layer-wise "
             "decayed learning rates, keeping the rest frozen with pretrained batch-norm "
             "statistics: most of full fine-tuning's gain at a fraction of its cost."
         )
