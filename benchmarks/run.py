@@ -151,9 +151,8 @@ def bench_limit() -> dict:
     ds = data.dataset("train", tf)
     x = torch.stack([ds[i][0] for i in range(len(ds))])  # decoded and transformed, in memory
     body = bb.body.eval().to(memory_format=torch.channels_last)
-    bs = eval_batch_size(
-        torch.device("cpu")
-    )  # the batch size headstart uses, so only overhead counts
+    # The batch size headstart uses, so that the ratio counts only its overhead.
+    bs = eval_batch_size(torch.device("cpu"))
     start = time.perf_counter()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for i in range(0, len(x), bs):

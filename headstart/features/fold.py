@@ -16,6 +16,7 @@ import copy
 from typing import Any
 
 import torch
+from timm.layers import BatchNormAct2d
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
@@ -23,10 +24,6 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 def _plain_bn(m: nn.Module) -> bool:
     """Batch norms whose eval forward is exactly ``batch_norm`` (then, for timm's ``BatchNormAct2d``,
     its dropout and activation): those can be folded."""
-    try:
-        from timm.layers import BatchNormAct2d
-    except ImportError:  # pragma: no cover - timm is a dependency
-        BatchNormAct2d = ()  # type: ignore[assignment,misc]
     return type(m) in (nn.BatchNorm2d, BatchNormAct2d) and m.running_mean is not None  # type: ignore[attr-defined]
 
 

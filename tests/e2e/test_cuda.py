@@ -11,6 +11,7 @@ from headstart.compare import compare
 from headstart.fewshot import evaluate_fewshot, train_fewshot
 from headstart.recommend import recommend
 from tests.conftest import TINY, make_folder, tiny_config
+from tests.fewshot.test_train import FAST
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -36,25 +37,7 @@ def test_recommend_measures_on_the_gpu(tmp_path):
 @pytest.mark.parametrize("method", ["protonet", "siamese"])
 def test_fewshot_training_and_its_encoder_on_the_gpu(tmp_path, method):
     data = make_folder(tmp_path / "data", n_train=8, n_val=6)
-    res = train_fewshot(
-        data,
-        method=method,
-        backbone=TINY,
-        weights="random",
-        epochs=1,
-        steps=2,
-        ways=3,
-        shots=2,
-        queries=2,
-        pairs=8,
-        val_episodes=2,
-        eval_ways=3,
-        eval_shots=[1],
-        eval_queries=2,
-        eval_episodes=2,
-        device="cuda",
-        out=str(tmp_path / "runs"),
-        progress=False,
-    )
+    fast = {**FAST, "epochs": 1, "precision": "auto"}  # AMP on the GPU
+    res = train_fewshot(data, method=method, device="cuda", out=str(tmp_path / "runs"), **fast)
     scores = evaluate_fewshot(data, [str(res.run_dir)], ways=3, shots=[1], queries=2, episodes=3)
     assert len(scores) == 1 and 0.0 <= scores[0].mean <= 1.0
