@@ -26,6 +26,15 @@ def imagenet_class_names() -> list[str]:
     return [info.index_to_description(i).split(",")[0].strip() for i in range(N_CLASSES)]
 
 
+def imagenet_class_descriptions() -> list[str]:
+    """The 1,000 classes as WordNet describes them: every synonym, then the definition
+    (``"admiral: any of several brightly colored butterflies"``)."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [info.index_to_description(i, detailed=True) for i in range(N_CLASSES)]
+
+
 def imagenet_classifier(name: str, weights_source: str, num_features: int) -> nn.Linear:
     """A ``Linear(num_features, 1000)`` holding backbone ``name``'s pretrained ImageNet head
     (``weights_source`` as recorded by ``load_backbone``)."""

@@ -82,9 +82,10 @@ def test_conse_labels_the_sample_photos_with_all_labels_together(tmp_path):
     assert res.method.startswith("ConSE")
     right = [p.top[0][0] == truth[Path(p.path)] for p in res.predictions]
     # Chance is 1 in 15. ConSE only knows what ImageNet's 1,000 classes and the sentence encoder
-    # can express (measured: 9 of 15; the moon, galaxies, retina, coins and a blurred clock
-    # have no nearby ImageNet class, and the astronaut is seen as helmet / bobsled).
-    assert sum(right) >= 8, [(Path(p.path).stem, p.top) for p in res.predictions]
+    # can express (measured: 11 of 15; 9 with bare class names instead of WordNet descriptions).
+    # Wrong: the galaxies, the coins and the blurred clock (seen as bubbles) and the astronaut
+    # (football helmet / bobsled).
+    assert sum(right) >= 10, [(Path(p.path).stem, p.top) for p in res.predictions]
     by_name = {Path(p.path).stem: p.top[0][0] for p in res.predictions}
     assert (by_name["chelsea"], by_name["coffee"], by_name["rocket"]) == (
         "cat",
