@@ -22,6 +22,7 @@ from headstart.adaptation.prepare import Prepared
 from headstart.adaptation.task import AdaptationTask, Tail
 from headstart.backbones import TransferModel, make_head
 from headstart.engine.checkpoint import save_checkpoint
+from headstart.engine.convs import fast_convolutions
 from headstart.engine.loop import EpochResult, Loop, LoopConfig
 from headstart.versions import versions
 
@@ -145,7 +146,10 @@ def train_method(p: Prepared, method: str, seed: int, run_dir: Path) -> MethodRe
         ),
         callbacks=[log],
     )
-    history = loop.run()
+    with fast_convolutions(
+        body, tuple(p.backbone.data_config["input_size"]), p.inputs.channels_last
+    ):
+        history = loop.run()
     train_time = time.perf_counter() - start
     target_acc = (
         loop.evaluate(tail, target_eval, p.inputs.channels_last)["accuracy"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from headstart.engine.checkpoint import (
     read_tensors,
     save_checkpoint,
 )
+from headstart.engine.convs import fast_convolutions
 from headstart.engine.loop import Callback, EpochResult, Loop, LoopConfig
 from headstart.engine.precision import (
     channels_last,
@@ -271,7 +273,8 @@ class _Trainer:
         loop.history = writer.previous_history()
         start_epoch = resume_state["epoch"] if resume_state else 0
         try:
-            loop.run(start_epoch, resume_state["optimizer"] if resume_state else None)
+            with self._fast_convolutions():
+                loop.run(start_epoch, resume_state["optimizer"] if resume_state else None)
         except KeyboardInterrupt:
             print(
                 f"interrupted; continue with: headstart train --resume {run_dir}", file=sys.stderr
@@ -289,6 +292,15 @@ class _Trainer:
             trainable_params=sum(g.n_params for g in self.plan.trainable(len(loop.history) - 1)),
             total_params=count_params(self.model),
         )
+
+    def _fast_convolutions(self) -> AbstractContextManager[Any]:
+        """Frozen batch norms folded into their convolutions and depthwise backward in fp32 on
+        a CPU (``engine/convs.py``) while the body trains; not needed when only the head trains
+        on cached features."""
+        if all(self.plan.head_only(e) for e in range(self.cfg.epochs)):
+            return nullcontext()
+        size = tuple(self.backbone.data_config["input_size"])
+        return fast_convolutions(self.model.body, size, self.cl)
 
     def checkpoint_meta(self) -> dict[str, Any]:
         bb = self.backbone

@@ -27,7 +27,7 @@ def _plain_bn(m: nn.Module) -> bool:
     return type(m) in (nn.BatchNorm2d, BatchNormAct2d) and m.running_mean is not None  # type: ignore[attr-defined]
 
 
-def _pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+def conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
     """(conv, bn) module names where the batch norm's input is the convolution's output."""
     made: dict[int, tuple[str, torch.Tensor]] = {}  # the tensor kept alive: ids stay unique
     pairs: list[tuple[str, str]] = []
@@ -73,7 +73,7 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor, atol: float = 1e-3) 
     """An eval-mode copy of ``model`` with every conv -> batch-norm pair folded, or ``model``
     itself when nothing folds or the folded copy's output on ``example`` (fp32) differs."""
     model.eval()
-    pairs = _pairs(model, example)
+    pairs = conv_bn_pairs(model, example)
     if not pairs:
         return model
     folded = copy.deepcopy(model).eval()

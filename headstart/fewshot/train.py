@@ -20,6 +20,7 @@ from torch import nn
 from headstart.backbones import TransferModel, count_params, load_backbone
 from headstart.config import dump_config
 from headstart.embeddings.encoders import backbone_encoder, checkpoint_encoder
+from headstart.engine.convs import fast_convolutions
 from headstart.engine.loop import EpochResult, Loop, LoopConfig, Phase
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.engine.rundir import new_run_dir, write_csv_atomic
@@ -180,7 +181,8 @@ def train_fewshot(
         LoopConfig(cfg.epochs, cfg.seed, device=device, dtype=dtype, progress=cfg.progress),
         callbacks=[_report(run_dir, cfg.progress)],
     )
-    history = loop.run()
+    with fast_convolutions(backbone.body, tuple(backbone.data_config["input_size"])):
+        history = loop.run()
     threshold = (
         _calibrate(net, acts["val"], labels["val"], split.shape, cfg, device)
         if isinstance(net, PairNet)
