@@ -16,9 +16,9 @@ weight gradient of a 5x5 stride-1 one 27-33 ms in bf16 and 6-15 ms in fp32, whil
 forward is the faster. So under CPU bf16 autocast a depthwise conv runs forward in bf16 and
 its backward in fp32 (``DepthwiseConv``), with the gradients cast back.
 
-Together, EfficientNet-Lite0 training steps on a 2-core CPU in bf16 went from about 37 to
-about 47 images/s (``python benchmarks/run.py finetune`` measures the epoch against a naive
-loop). The modules, their parameters and the state dict stay as they are; only the modules'
+Together, EfficientNet-Lite0 training steps (batch 32) on a 2-core CPU in bf16 went from
+35-41 to 48-56 images/s (``python benchmarks/run.py finetune`` measures the epoch against a
+naive loop). The modules, their parameters and the state dict stay as they are; only the modules'
 ``forward`` change inside ``fast_convolutions``, and a folded pair checks at every call
 whether its batch norm is still in eval mode (progressive unfreezing with ``--bn-stats adapt``
 puts some back in training mode, and those run as before). Pairs are found by watching one
