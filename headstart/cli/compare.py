@@ -9,7 +9,8 @@ from headstart.cli.common import add_dataclass_options, build_config
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import TrainConfig
 
-SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "resume")}
+# --seed is left out: compare takes --seeds (and argparse reads "--seed 1" as "--seeds 1")
+SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "resume", "seed")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -180,3 +180,10 @@ def test_datasets_export_digits_is_seeded_and_stratified(tmp_path):
     assert not train & {p.name for p in (a / "val").rglob("*.png")}
     r = cli("datasets", "export", "digits", str(a))
     assert r.returncode == 2 and "not empty" in r.stderr
+
+
+def test_compare_reads_seed_as_its_seeds():
+    from headstart.cli.main import build_parser
+
+    args = build_parser().parse_args(["compare", "data", "--seed", "1"])
+    assert args.seeds == "1" and "seed" not in vars(args)
