@@ -5,9 +5,9 @@ by the classifier's probabilities (renormalised over those k). A class is embedd
 WordNet synonyms and definition (``"a photo of a admiral: any of several brightly colored
 butterflies"``), so that a label such as "butterfly" finds the classes that are kinds of it;
 bare class names (``"a photo of a admiral"``) labelled 9 of the 15 sample photos of the tests
-right, the descriptions 11. Candidate labels are embedded by the same sentence encoder, so images and any text
-live in one space: zero-shot labels and text-to-image search work with the packaged
-EfficientNet-Lite0 and all-MiniLM-L6-v2, offline. It knows only what ImageNet's classes and
+right, the descriptions 11 (bf16; 10 in fp32). Candidate labels are embedded by the same
+sentence encoder, so images and any text live in one space: zero-shot labels and text-to-image
+search work with the packaged EfficientNet-Lite0 and all-MiniLM-L6-v2, offline. It knows only what ImageNet's classes and
 the sentence encoder can express: a far weaker method than CLIP.
 """
 
