@@ -18,9 +18,9 @@ its backward in fp32 (``DepthwiseConv``), with the gradients cast back.
 
 Together, EfficientNet-Lite0 training steps (batch 32) on a 2-core CPU in bf16 went from
 35-41 to 48-56 images/s (``python benchmarks/run.py finetune`` measures the epoch against a
-naive loop). The modules, their parameters and the state dict stay as they are; only the modules'
-``forward`` change inside ``fast_convolutions``, and a folded pair checks at every call
-whether its batch norm is still in eval mode (progressive unfreezing with ``--bn-stats adapt``
+naive loop). The modules, their parameters and the state dict stay as they are; only the
+modules' ``forward`` change inside ``fast_convolutions``, and a folded pair checks at every
+call whether its batch norm is still in eval mode (progressive unfreezing with ``--bn-stats adapt``
 puts some back in training mode, and those run as before). Pairs are found by watching one
 forward pass (``conv_bn_pairs``); the rewrite is kept only if the model's output on that
 pass is unchanged.
@@ -35,13 +35,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import BatchNormAct2d
 from timm.layers.conv2d_same import Conv2dSame, pad_same
 from torch import nn
 
-from headstart.features.fold import conv_bn_pairs
+from headstart.features.fold import conv_bn_pairs, without_norm
 
-_NORM = "_headstart_folded_norm"  # the conv's batch norm, kept outside _modules (no state key)
+# Kept in __dict__, outside _modules (no state-dict keys): the conv's batch norm, and what
+# remains of a folded batch norm (nothing, or timm's dropout and activation)
+_NORM = "_headstart_folded_norm"
+_REST = "_headstart_norm_remainder"
 _CL = torch.channels_last
 
 
@@ -135,9 +137,7 @@ def _conv_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 def _norm_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if self.training:
         return type(self).forward(self, x)
-    if isinstance(self, BatchNormAct2d):
-        return self.act(self.drop(x))
-    return x
+    return self.__dict__[_REST](x)  # type: ignore[no-any-return]
 
 
 def _own_forward(m: nn.Module) -> bool:
@@ -152,9 +152,9 @@ def _install(model: nn.Module, pairs: list[tuple[str, str]]) -> list[nn.Module]:
     patched: list[nn.Module] = []
     for conv_name, bn_name in pairs:
         conv, bn = model.get_submodule(conv_name), model.get_submodule(bn_name)
-        if not _conv(conv) or type(bn) not in (nn.BatchNorm2d, BatchNormAct2d) or _own_forward(bn):
+        if not _conv(conv) or _own_forward(bn):  # conv_bn_pairs gives only foldable norms
             continue
-        conv.__dict__[_NORM] = bn
+        conv.__dict__[_NORM], bn.__dict__[_REST] = bn, without_norm(bn)
         conv.forward = types.MethodType(_conv_forward, conv)  # type: ignore[method-assign]
         bn.forward = types.MethodType(_norm_forward, bn)  # type: ignore[method-assign]
         patched += [conv, bn]
@@ -167,8 +167,8 @@ def _install(model: nn.Module, pairs: list[tuple[str, str]]) -> list[nn.Module]:
 
 def _remove(patched: list[nn.Module]) -> None:
     for m in patched:
-        m.__dict__.pop("forward", None)
-        m.__dict__.pop(_NORM, None)
+        for attr in ("forward", _NORM, _REST):
+            m.__dict__.pop(attr, None)
 
 
 @contextmanager

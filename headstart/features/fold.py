@@ -61,7 +61,7 @@ def conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, st
     return pairs
 
 
-def _without_norm(bn: nn.Module) -> nn.Module:
+def without_norm(bn: nn.Module) -> nn.Module:
     """What remains of a batch-norm module once its affine map lives in the convolution."""
     if type(bn) is nn.BatchNorm2d:
         return nn.Identity()
@@ -92,7 +92,7 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor, atol: float = 1e-3) 
         )
         conv.weight, conv.bias = w, b
         parent, _, child = bn_name.rpartition(".")
-        setattr(folded.get_submodule(parent) if parent else folded, child, _without_norm(bn))
+        setattr(folded.get_submodule(parent) if parent else folded, child, without_norm(bn))
     with torch.no_grad():
         want, got = model(example).float(), folded(example).float()
     scale = want.abs().max().clamp_min(1.0)

@@ -7,8 +7,8 @@ butterflies"``), so that a label such as "butterfly" finds the classes that are 
 bare class names (``"a photo of a admiral"``) labelled 9 of the 15 sample photos of the tests
 right, the descriptions 11 (bf16; 10 in fp32). Candidate labels are embedded by the same
 sentence encoder, so images and any text live in one space: zero-shot labels and text-to-image
-search work with the packaged EfficientNet-Lite0 and all-MiniLM-L6-v2, offline. It knows only what ImageNet's classes and
-the sentence encoder can express: a far weaker method than CLIP.
+search work with the packaged EfficientNet-Lite0 and all-MiniLM-L6-v2, offline. It knows only
+what ImageNet's classes and the sentence encoder can express: a far weaker method than CLIP.
 """
 
 from __future__ import annotations
@@ -123,5 +123,5 @@ def conse_encoder(
         backbone, features.extra["weights_source"], features.extra["num_features"]
     )
     text = ConSEText(SentenceEncoder(text_model))
-    prompts = [CLASS_PROMPT.format(text) for text in imagenet_class_descriptions()]
+    prompts = [CLASS_PROMPT.format(d) for d in imagenet_class_descriptions()]
     return ConSEEncoder(features, classifier, text, text.encode_text(prompts), k)
