@@ -10,7 +10,7 @@ from headstart.cli.common import print_json
 MODEL_HELP = (
     "timm name or torchvision:NAME (default tf_efficientnet_lite0), a headstart run "
     "directory or .safetensors checkpoint (fine-tuned classifier or few-shot model), "
-    "pixels[:SIZE] (raw-pixel baseline), conse[:BACKBONE] or clip:NAME_OR_DIR "
+    "pixels[:SIZE] (raw-pixel baseline), conse[:BACKBONE[+BACKBONE...]] or clip:NAME_OR_DIR "
     "(text-aligned, for --text search)"
 )
 

@@ -11,9 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     z = sub.add_parser(
         "zeroshot",
         help="label images with any candidate labels (ConSE offline, or CLIP)",
-        description="Zero-shot labels. Default: ConSE (Norouzi et al. 2014) on the packaged "
-        "EfficientNet-Lite0 ImageNet classifier and all-MiniLM-L6-v2, offline; it can "
-        "only express what ImageNet's classes cover. --model clip:NAME_OR_DIR uses a "
+        description="Zero-shot labels. Default: ConSE (Norouzi et al. 2014) on the mean of the "
+        "packaged EfficientNet-Lite0, -Lite1 and -Lite2 ImageNet classifiers and "
+        "all-MiniLM-L6-v2, offline; it can only express what ImageNet's classes cover, and "
+        "shows the ImageNet classes behind each answer. --model clip:NAME_OR_DIR uses a "
         "Hugging Face CLIP model with prompt ensembling.",
     )
     z.add_argument("images", nargs="+", help="image files or folders")
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument(
         "--model",
         default="conse",
-        help="conse, conse:BACKBONE, or clip:NAME_OR_DIR (default conse)",
+        help="conse, conse:BACKBONE[+BACKBONE...] (e.g. conse:tf_efficientnet_lite0, faster), "
+        "or clip:NAME_OR_DIR (default conse)",
     )
     z.add_argument(
         "--template",
@@ -69,5 +71,8 @@ def run_zeroshot(args: argparse.Namespace) -> int:
         return 0
     print(f"zero-shot with {res.method}")
     for p in res.predictions:
-        print(f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+        line = f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)
+        if p.evidence:
+            line += "  (ImageNet: " + ", ".join(f"{c} {q:.2f}" for c, q in p.evidence) + ")"
+        print(line)
     return 0

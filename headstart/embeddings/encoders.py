@@ -7,8 +7,9 @@ Specs (``--backbone`` / ``--model`` on the command line):
 - a run directory or ``.safetensors`` file of headstart (an image classifier or a few-shot
   model): the embedding of that fine-tuned network;
 - ``pixels`` or ``pixels:SIZE``: raw pixels resized to SIZE x SIZE, the no-transfer baseline;
-- ``conse`` or ``conse:BACKBONE``: ConSE, text-aligned vectors from an ImageNet classifier and a
-  sentence encoder (see ``headstart.zeroshot.conse``);
+- ``conse`` or ``conse:BACKBONE[+BACKBONE...]``: ConSE, text-aligned vectors from ImageNet
+  classifiers (by default the packaged EfficientNet-Lite0, -Lite1 and -Lite2) and a sentence
+  encoder (see ``headstart.zeroshot.conse``);
 - ``clip:NAME_OR_DIR``: the image tower of a Hugging Face CLIP model (text-aligned).
 
 Backbone passes go through ``FeatureCache``: embedding, search, probes, few-shot prototypes
@@ -258,7 +259,9 @@ def load_encoder(
     if kind == "conse":
         from headstart.zeroshot.conse import conse_encoder
 
-        return conse_encoder(arg or DEFAULT_SPEC, device=device, precision=precision)
+        if arg:
+            return conse_encoder(arg, device=device, precision=precision)
+        return conse_encoder(device=device, precision=precision)
     if kind == "clip":
         from headstart.zeroshot.clip import clip_encoder
 

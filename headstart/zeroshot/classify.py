@@ -48,13 +48,17 @@ class ZeroShotPrediction:
     path: str
     top: list[tuple[str, float]]  # (label, probability), best first
     similarity: dict[str, float]  # cosine similarity of every label
+    evidence: list[tuple[str, float]] | None = None  # ConSE: the ImageNet classes behind it
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "top": [{"label": c, "prob": p} for c, p in self.top],
             "similarity": self.similarity,
         }
+        if self.evidence is not None:
+            out["imagenet"] = [{"class": c, "prob": p} for c, p in self.evidence]
+        return out
 
 
 @dataclass
@@ -76,7 +80,9 @@ def zeroshot(
 ) -> ZeroShotResult:
     """Zero-shot labels for image files or folders.
 
-    ``model``: ``conse`` (default: offline, packaged Lite0 + MiniLM) or ``clip:NAME_OR_DIR``.
+    ``model``: ``conse`` (default: offline, packaged EfficientNet-Lite0/1/2 + MiniLM; each
+    prediction carries the ImageNet classes behind it), ``conse:BACKBONE[+BACKBONE...]`` or
+    ``clip:NAME_OR_DIR``.
 
     >>> res = zeroshot(["cat.png"], "cat,cup of coffee,rocket")
     >>> res.predictions[0].top[0]
@@ -89,7 +95,10 @@ def zeroshot(
     if enc.text is None:
         raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
     items, _ = check_items(collect_items(list(images)), skip_bad=False)
-    image_vecs = normalize(np.asarray(enc.encode([it.path for it in items], progress=progress)))
+    files = [it.path for it in items]
+    image_vecs = normalize(np.asarray(enc.encode(files, progress=progress)))
+    explain = getattr(enc, "explain", None)
+    evidence = explain(files) if explain is not None else [None] * len(files)
     text_vecs = label_vectors(enc.text, names, templates)
     sims = image_vecs @ text_vecs.T
     scale = float(getattr(enc.text, "logit_scale", 100.0))
@@ -102,7 +111,8 @@ def zeroshot(
             str(it.path),
             [(names[j], float(p[j])) for j in np.argsort(-p)[:k]],
             {n: float(s) for n, s in zip(names, srow)},
+            ev,
         )
-        for it, p, srow in zip(items, probs, sims)
+        for it, p, srow, ev in zip(items, probs, sims, evidence)
     ]
     return ZeroShotResult(enc.description, names, preds)
