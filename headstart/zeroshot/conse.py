@@ -106,8 +106,7 @@ class ConSEEncoder:
 
     def project(self, prob: np.ndarray) -> np.ndarray:
         """ConSE vectors of ImageNet class probabilities ``(n, 1000)``."""
-        idx = np.argsort(-prob, axis=1, kind="stable")[:, : self.k]
-        top = np.take_along_axis(prob, idx, axis=1)
+        top, idx = _top(prob, self.k)
         weights = top / top.sum(1, keepdims=True)
         return normalize(np.einsum("nk,nkd->nd", weights, self.class_vectors[idx]))
 
@@ -117,10 +116,9 @@ class ConSEEncoder:
     def explain(self, files: Sequence[Path], k: int = 3) -> list[list[tuple[str, float]]]:
         """The ImageNet classes behind each image's vector, with probabilities, best first
         (the backbone passes come from the feature cache after ``encode``)."""
-        prob = self.probabilities(files, progress=False)
+        top, idx = _top(self.probabilities(files, progress=False), k)
         names = imagenet_class_names()
-        idx = np.argsort(-prob, axis=1, kind="stable")[:, :k]
-        return [[(names[i], float(p[i])) for i in row] for p, row in zip(prob, idx)]
+        return [[(names[i], float(p)) for p, i in zip(ps, ix)] for ps, ix in zip(top.tolist(), idx)]
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -130,6 +128,12 @@ class ConSEEncoder:
             "text_model": self.text.name,
             "weights_id": "+".join(c.features.weights_id for c in self.classifiers),
         }
+
+
+def _top(prob: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest probabilities of each row and their class indices, largest first."""
+    top, idx = torch.from_numpy(np.ascontiguousarray(prob)).topk(k, dim=1)
+    return top.numpy(), idx.numpy()
 
 
 def conse_encoder(
