@@ -1,8 +1,10 @@
 """Measurements of how far a data set is from what a backbone was pretrained on.
 
 - ``bn_shift``: for every layer group, how far the target images' activation statistics at the
-  batch-norm layers are from the running statistics learnt in pretraining (in units of the
-  pretrained standard deviation). Large shifts mean the layers see inputs unlike ImageNet's.
+  batch-norm layers are from the running statistics learnt in pretraining: the shift of the
+  means (in units of the pretrained standard deviation; large shifts mean the layers see inputs
+  unlike ImageNet's) and the ratio of the spreads (target std / pretrained std, geometric mean
+  over channels; well below 1 means pretrained statistics shrink the signal).
 - ``linear_probe``: logistic regression on frozen, cached features (train -> val): how well the
   pretrained features already separate the classes.
 """
@@ -26,10 +28,12 @@ from headstart.data.transforms import eval_transform
 def bn_shift(
     backbone: Backbone, data: ImageData, n_images: int = 64, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Mean |target mean - running mean| / running std over the BN channels of each layer group."""
+    """Per layer group, over its BN channels: ``shift``, the mean |target mean - running mean| /
+    running std, and ``scale``, the geometric mean of target std / running std."""
     body = backbone.body.eval()
     owner = {p: g.name for g in backbone.groups for p in g.params}
     shifts: dict[str, list[float]] = {g.name: [] for g in backbone.groups}
+    log_scales: dict[str, list[float]] = {g.name: [] for g in backbone.groups}
     hooks = []
 
     def hook(name: str):
@@ -37,12 +41,15 @@ def bn_shift(
             module: nn.modules.batchnorm._BatchNorm, inputs: tuple[torch.Tensor, ...], _: Any
         ) -> None:
             x = inputs[0].float()
-            mu = x.mean(dim=(0, 2, 3)) if x.ndim == 4 else x.mean(dim=0)
+            dims = (0, 2, 3) if x.ndim == 4 else (0,)
+            mu, var = x.mean(dim=dims), x.var(dim=dims)
             assert module.running_mean is not None and module.running_var is not None
             std = (module.running_var + module.eps).sqrt()
             group = owner.get(f"{name}.weight")
             if group is not None:
                 shifts[group].append(float(((mu - module.running_mean).abs() / std).mean()))
+                ratio = (var + module.eps) / (module.running_var + module.eps)
+                log_scales[group].append(float(0.5 * ratio.log().mean()))
 
         return fn
 
@@ -59,7 +66,14 @@ def bn_shift(
     finally:
         for h in hooks:
             h.remove()
-    return [{"group": g, "shift": float(np.mean(v)) if v else None} for g, v in shifts.items()]
+    return [
+        {
+            "group": g,
+            "shift": float(np.mean(v)) if v else None,
+            "scale": float(np.exp(np.mean(log_scales[g]))) if v else None,
+        }
+        for g, v in shifts.items()
+    ]
 
 
 def linear_probe(

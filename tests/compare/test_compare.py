@@ -83,23 +83,35 @@ def test_bn_shift_is_zero_when_statistics_match_the_data(tmp_path):
     after = bn_shift(bb, data)
     assert max(s["shift"] for s in before if s["shift"] is not None) > 0.05
     assert all(s["shift"] < 0.02 for s in after if s["shift"] is not None)
+    assert all(abs(s["scale"] - 1) < 0.02 for s in after if s["scale"] is not None)
+    # pretrained spread 2x the data's: the scale reads 0.5 (only where the input is unchanged:
+    # the first batch-norm layer of the body)
+    first = next(m for m in bb.body.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    first.running_var.mul_(4).add_(3 * first.eps)
+    stem = bn_shift(bb, data)[0]
+    assert stem["scale"] < 0.75 and stem["shift"] < 0.02
 
 
 @pytest.mark.parametrize(
-    "per_class, probe, shift, expected",
+    "per_class, probe, shift, scale, expected, adapt",
     [
-        (5, 0.5, 0.5, "feature-extraction"),  # too few images to fine-tune
-        (50, 0.97, 0.5, "feature-extraction"),  # frozen features already separate the classes
-        (50, 0.8, 0.5, "full"),  # far from ImageNet, enough images: every layer adapts
-        (50, 0.8, 0.05, "partial"),  # near ImageNet: the lower layers' features fit
-        (15, 0.8, 0.5, "partial"),  # far, but too few images to re-learn every layer
+        (5, 0.5, 0.5, 1.0, "feature-extraction", False),  # too few images to fine-tune
+        (50, 0.97, 0.5, 1.0, "feature-extraction", False),  # frozen features separate classes
+        (50, 0.8, 0.5, 1.0, "full", False),  # far from ImageNet, enough images: all layers adapt
+        (50, 0.8, 0.05, 1.0, "partial", False),  # near ImageNet: the lower layers' features fit
+        (15, 0.8, 0.5, 1.0, "partial", False),  # far, but too few images to re-learn every layer
+        (200, 0.8, 0.5, 0.4, "full", True),  # shrunk activations, enough images: adapt BN stats
+        (200, 0.8, 0.5, 0.8, "full", False),  # activations spread about as in pretraining
+        (50, 0.8, 0.5, 0.4, "full", False),  # shrunk, but too few images to re-estimate them
     ],
 )
-def test_advice_rules(tmp_path, monkeypatch, per_class, probe, shift, expected):
+def test_advice_rules(tmp_path, monkeypatch, per_class, probe, shift, scale, expected, adapt):
     data = make_folder(tmp_path / "d", n_train=per_class, n_val=2)
     monkeypatch.setattr(advise, "_probe", lambda *a: {"val_acc": probe, "train_acc": 1.0})
     monkeypatch.setattr(
-        advise, "bn_shift", lambda bb, d: [{"group": g.name, "shift": shift} for g in bb.groups]
+        advise,
+        "bn_shift",
+        lambda bb, d: [{"group": g.name, "shift": shift, "scale": scale} for g in bb.groups],
     )
     rec = advise.recommend(data, backbone=TINY, weights="random", config=tiny_config())
     assert rec.strategy == expected
@@ -108,6 +120,9 @@ def test_advice_rules(tmp_path, monkeypatch, per_class, probe, shift, expected):
     if expected == "partial":
         assert rec.overrides["partial_groups"] == tiny_config().partial_groups
         assert "--partial-groups" in rec.command("data")
+    assert rec.measurements["bn_scale_top_half"] == pytest.approx(scale)
+    assert rec.overrides.get("bn_stats") == ("adapt" if adapt else None)
+    assert ("--bn-stats adapt" in rec.command("data")) == adapt
 
 
 def test_imbalance_adds_class_weights(tmp_path, monkeypatch):
