@@ -23,12 +23,12 @@ best), so progressive is not advised. Shifts seen: Fashion-MNIST 0.29, MNIST 0.4
 ordinary photos (scikit-image, scikit-learn, OpenCV samples) 0.09.
 
 Rule 5 (full fine-tuning, 4 epochs, seed 0, ``--bn-stats frozen`` vs ``adapt``): the simulated
-textile images (RESOURCES: 1,600 train / 400 val, 400-800 per class, top-half spread 0.41)
+textile images (RESOURCES: 1,600 train / 400 val, 400-800 per class, top-half spread 0.40)
 reach 0.75 frozen, stuck on two of the three classes, and 0.91 adapted (partial: 0.75 vs 0.95);
-with 200 per class 0.67 vs 0.69, with 100 and 50 per class (5 epochs) frozen wins (0.68 vs
-0.62, 0.66 vs 0.59). Fashion-MNIST, spread 0.77, wins frozen at 300 per class (0.902 vs 0.872) and at 50
-(5 epochs, 0.834 vs 0.764), as MNIST does at 100 (spread 0.67; 0.963 vs 0.949). Ordinary photos
-give about 1.0.
+with 200 per class 0.67 vs 0.69; with 100 and 50 per class (5 epochs) frozen wins (0.68 vs
+0.62, 0.66 vs 0.59). Fashion-MNIST (spread 0.77) wins frozen at 300 per class (0.902 vs 0.872)
+and at 50 (5 epochs, 0.834 vs 0.764), as MNIST (spread 0.67) does at 100 (5 epochs, 0.963 vs
+0.949). Ordinary photos give about 1.0.
 """
 
 from __future__ import annotations
