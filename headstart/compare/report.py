@@ -18,10 +18,22 @@ def _pm(mean: float, std: float, seeds: int, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if seeds > 1 else "")
 
 
+def row_name(r: dict[str, Any]) -> str:
+    """``auto (full, bn-stats adapt)``: the strategy asked for, then what ran when it differs
+    (auto's pick and the settings it changed)."""
+    ran = [r["resolved"]] if r["resolved"] != r["strategy"] else []
+    ran += [
+        f"{k.replace('_', '-')} {v}"
+        for k, v in (r.get("settings") or {}).items()
+        if k != "partial_groups"
+    ]
+    return r["strategy"] + (f" ({', '.join(ran)})" if ran else "")
+
+
 def display_rows(result: CompareResult) -> list[dict[str, str]]:
     out = []
     for r in result.rows:
-        name = r["strategy"] + (f" ({r['resolved']})" if r["resolved"] != r["strategy"] else "")
+        name = row_name(r)
         share = 100 * r["trainable_params"] / max(1, r["total_params"])
         out.append(
             {
@@ -51,9 +63,7 @@ def explain(result: CompareResult) -> list[str]:
     rows = {r["strategy"]: r for r in result.rows}
     win = result.winner
     lines = [
-        f"Winner: {win['strategy']}"
-        + (f" ({win['resolved']})" if win["resolved"] != win["strategy"] else "")
-        + f" with val accuracy {win['val_acc']:.4f} in {win['wall_s']:.0f}s."
+        f"Winner: {row_name(win)} with val accuracy {win['val_acc']:.4f} in {win['wall_s']:.0f}s."
     ]
     scratch = rows.get("scratch")
     gap = result.transfer_gap()

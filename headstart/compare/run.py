@@ -32,6 +32,7 @@ class StrategyResult:
     resolved: str  # what ran (e.g. "progressive")
     runs: list[FitResult] = field(default_factory=list)
     reused_from: str | None = None  # auto can be the very same plan as another row
+    settings: dict[str, Any] = field(default_factory=dict)  # what auto set besides the strategy
 
     def _mean_std(self, values: list[float]) -> tuple[float, float]:
         return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
@@ -61,6 +62,7 @@ class StrategyResult:
             "epochs": statistics.fmean(len(r.history) for r in self.runs),
             "seeds": len(self.runs),
             "reused_from": self.reused_from,
+            "settings": self.settings,
             "curves": [
                 {
                     "val_acc": [e.val_acc for e in r.history],
@@ -171,7 +173,7 @@ def compare(
                 f"[{i}/{len(strategies)}] {s} = {resolved}: the same plan as the {same.strategy} row"
             )
             continue
-        res = StrategyResult(s, resolved)
+        res = StrategyResult(s, resolved, settings=dict(extra))
         for seed in seeds:
             print(
                 f"\n[{i}/{len(strategies)}] {s}"

@@ -133,3 +133,13 @@ def test_imbalance_adds_class_weights(tmp_path, monkeypatch):
     rec = advise.recommend(root, backbone=TINY, weights="random", config=tiny_config())
     assert rec.overrides.get("class_weights") is True
     assert any("imbalanced" in r for r in rec.reasons)
+
+
+def test_compare_row_names_say_what_auto_ran_and_the_settings_it_changed():
+    from headstart.compare.report import row_name
+
+    assert row_name({"strategy": "full", "resolved": "full", "settings": {}}) == "full"
+    auto = {"strategy": "auto", "resolved": "full", "settings": {"bn_stats": "adapt"}}
+    assert row_name(auto) == "auto (full, bn-stats adapt)"
+    partial = {"strategy": "auto", "resolved": "partial", "settings": {"partial_groups": 2}}
+    assert row_name(partial) == "auto (partial)"  # the depth is partial's own default
