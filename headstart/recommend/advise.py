@@ -100,18 +100,14 @@ def recommend(
         "image_size": f"{prof['image_width']['median']:.0f}x{prof['image_height']['median']:.0f}",
         "linear_probe_val_acc": round(probe["val_acc"], 4),
         "linear_probe_train_acc": round(probe["train_acc"], 4),
-        "bn_shift_by_group": {
-            s["group"]: None if s["shift"] is None else round(s["shift"], 3) for s in shifts
-        },
+        "bn_shift_by_group": _by_group(shifts, "shift"),
     }
     known = [s["shift"] for s in shifts if s["shift"] is not None]
     shift = float(np.mean(known)) if known else 0.0
     m["bn_shift_mean"] = round(shift, 3)
-    scales = [s["scale"] for s in shifts if s.get("scale") is not None]
+    scales = [s["scale"] for s in shifts if s["scale"] is not None]
     top_scale = float(np.exp(np.mean(np.log(scales[len(scales) // 2 :])))) if scales else 1.0
-    m["bn_scale_by_group"] = {
-        s["group"]: None if s.get("scale") is None else round(s["scale"], 3) for s in shifts
-    }
+    m["bn_scale_by_group"] = _by_group(shifts, "scale")
     m["bn_scale_top_half"] = round(top_scale, 3)
     shift_words = (
         f"batch-norm statistics shift by {shift:.2f} pretrained standard deviations on average "
@@ -196,6 +192,11 @@ def recommend(
     lr, head_lr = dataclasses.replace(cfg, strategy=strategy).resolved_lrs()
     m["learning_rates"] = {"head": head_lr, "backbone_top": lr, "layer_decay": cfg.lr_decay}
     return Recommendation(strategy, overrides, n_epochs, reasons, m)
+
+
+def _by_group(shifts: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    """``{group: value}`` of one of ``bn_shift``'s measurements, rounded for the report."""
+    return {s["group"]: None if s[key] is None else round(s[key], 3) for s in shifts}
 
 
 def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:

@@ -96,9 +96,12 @@ def zeroshot(
         raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
     items, _ = check_items(collect_items(list(images)), skip_bad=False)
     files = [it.path for it in items]
-    image_vecs = normalize(np.asarray(enc.encode(files, progress=progress)))
-    explain = getattr(enc, "explain", None)
-    evidence = explain(files) if explain is not None else [None] * len(files)
+    explained = getattr(enc, "encode_explained", None)  # ConSE: vectors and their classes
+    if explained is not None:
+        vectors, evidence = explained(files, progress=progress)
+    else:
+        vectors, evidence = enc.encode(files, progress=progress), [None] * len(files)
+    image_vecs = normalize(np.asarray(vectors))
     text_vecs = label_vectors(enc.text, names, templates)
     sims = image_vecs @ text_vecs.T
     scale = float(getattr(enc.text, "logit_scale", 100.0))

@@ -113,10 +113,17 @@ class ConSEEncoder:
     def encode(self, files: Sequence[Path], progress: bool = True) -> np.ndarray:
         return self.project(self.probabilities(files, progress))
 
-    def explain(self, files: Sequence[Path], k: int = 3) -> list[list[tuple[str, float]]]:
-        """The ImageNet classes behind each image's vector, with probabilities, best first
-        (the backbone passes come from the feature cache after ``encode``)."""
-        top, idx = _top(self.probabilities(files, progress=False), k)
+    def encode_explained(
+        self, files: Sequence[Path], progress: bool = True, k: int = 3
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """``encode``, and the ImageNet classes behind each vector, from one set of passes."""
+        prob = self.probabilities(files, progress)
+        return self.project(prob), self.explain(prob, k)
+
+    def explain(self, prob: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable ImageNet classes of each row of class probabilities
+        ``(n, 1000)``, with their probabilities, best first."""
+        top, idx = _top(prob, k)
         names = imagenet_class_names()
         return [[(names[i], float(p)) for p, i in zip(ps, ix)] for ps, ix in zip(top.tolist(), idx)]
 

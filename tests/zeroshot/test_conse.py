@@ -95,8 +95,9 @@ def test_conse_averages_the_class_probabilities_of_its_classifiers():
     )
     assert enc.spec == "conse:a+b"
     assert enc.meta()["weights_id"] == "a-weights+b-weights"  # a changed member is detected
-    top = enc.explain([Path("x.png")], k=2)[0]
-    assert [round(p, 6) for _, p in top] == [0.4, 0.3]
+    vectors, evidence = enc.encode_explained([Path("x.png")], k=2)
+    np.testing.assert_allclose(vectors, enc.encode([Path("x.png")]))
+    assert [round(p, 6) for _, p in evidence[0]] == [0.4, 0.3]
 
 
 def test_conse_spec_with_an_empty_backbone_name_is_a_clear_error():
