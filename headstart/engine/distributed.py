@@ -266,13 +266,18 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     """``module`` in DistributedDataParallel (its trainable parameters only).
 
     Frozen parameters (``requires_grad`` False) are left out by DDP, so a wrapper is built for
-    each set of trainable parameters (each phase). Buffers are synchronised when it is built,
+    each set of trainable parameters (each phase); trainable ones that do not reach the loss
+    are allowed. Buffers are synchronised when it is built,
     not on every forward: ``average_bn_statistics`` reconciles them once per epoch.
     """
     if not any(p.requires_grad for p in module.parameters()):
         raise HeadstartError("nothing trains in this phase: no parameter requires a gradient")
     ids = [device] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
+    # Some trainable parameters may not reach the loss (a text encoder's pooler, which mean
+    # pooling never reads): DDP must not wait for their gradients.
+    return nn.parallel.DistributedDataParallel(
+        module, device_ids=ids, forward_sync_buffers=False, find_unused_parameters=True
+    )
 
 
 @torch.no_grad()

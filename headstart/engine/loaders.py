@@ -49,12 +49,15 @@ def train_loader(
     per_batch = distributed.per_process_batch(batch_size)
     per_process = (n // batch_size) * per_batch if drop_last else -(-n // distributed.world_size())
     base = sampler if sampler is not None else RandomSampler(ds, generator=generator)  # type: ignore[arg-type]
+    # The loader draws its workers' base seed from ``generator`` before the sampler draws the
+    # order, as in one process: the same draws in the same sequence give the same order.
     return DataLoader(
         ds,
         batch_size=per_batch,
         sampler=distributed.ShardedSampler(base, per_process),
         num_workers=num_workers,
         collate_fn=collate_fn,
+        generator=generator,
     )
 
 

@@ -67,6 +67,7 @@ class Plan:
     groups: tuple[PlanGroup, ...]
     pretrained: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    batch_norm: bool = True  # the model has batch-norm layers (the BN modes matter)
 
     def trainable(self, epoch: int) -> list[PlanGroup]:
         return [g for g in self.groups if g.trains_at(epoch)]
@@ -101,7 +102,13 @@ class Plan:
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         names = {f.name for f in fields(PlanGroup)}
         groups = tuple(PlanGroup(**{k: v for k, v in g.items() if k in names}) for g in d["groups"])
-        return cls(d["strategy"], groups, d.get("pretrained", True), tuple(d.get("notes", ())))
+        return cls(
+            d["strategy"],
+            groups,
+            d.get("pretrained", True),
+            tuple(d.get("notes", ())),
+            d.get("batch_norm", True),
+        )
 
     def table(self, epoch: int | None = None) -> str:
         """Human-readable plan: one row per group, and the share of parameters that trains."""
@@ -113,7 +120,8 @@ class Plan:
             + ("" if self.pretrained else " (random init)")
             + f"  trains {n:,} of {total:,} parameters ({100 * n / max(1, total):.3g}%)"
         ]
-        rows.append(f"  {'group':<28} {'params':>11}  {'lr':>9}  {'bn':<6}  trains")
+        bn = f"  {'bn':<6}" if self.batch_norm else ""
+        rows.append(f"  {'group':<28} {'params':>11}  {'lr':>9}{bn}  trains")
         for g in self.groups:
             when = (
                 "no"
@@ -121,7 +129,8 @@ class Plan:
                 else ("yes" if g.unfreeze_epoch == 0 else f"from epoch {g.unfreeze_epoch + 1}")
             )
             lr = f"{g.lr:.2e}" if g.unfreeze_epoch is not None else "-"
-            rows.append(f"  {g.name:<28} {g.n_params:>11,}  {lr:>9}  {g.bn:<6}  {when}")
+            bn = f"  {g.bn:<6}" if self.batch_norm else ""
+            rows.append(f"  {g.name:<28} {g.n_params:>11,}  {lr:>9}{bn}  {when}")
         rows.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(rows)
 
@@ -142,6 +151,7 @@ class PlanOptions:
     train_bn: bool = False
     bn_stats: str = "frozen"  # BN statistics of pretrained layers that train: frozen | adapt
     pretrained: bool = True  # False: the layers start from random weights (no statistics to keep)
+    batch_norm: bool = True  # False: the model has no batch-norm layers (no BN notes)
 
 
 def make_plan(

@@ -97,6 +97,7 @@ class TextConfig:
             lr_decay=self.lr_decay,
             partial_groups=self.partial_groups,
             head_epochs=self.head_epochs,
+            batch_norm=False,  # transformer encoders normalise with LayerNorm
         )
 
     @property
