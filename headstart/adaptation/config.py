@@ -55,6 +55,8 @@ class AdaptConfig:
     name: str | None = None
     device: str = "auto"
     progress: bool = True
+    tensorboard: bool = True  # TensorBoard events in RUN/tensorboard
+    track: str | None = None  # also log to: mlflow
 
     def __post_init__(self) -> None:
         try:

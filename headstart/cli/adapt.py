@@ -6,6 +6,7 @@ import argparse
 
 from headstart.adaptation.config import AdaptConfig
 from headstart.cli.common import add_dataclass_options, build_config, resume_options
+from headstart.cli.options import TRACKING_HELP
 
 ADAPT_HELP = {
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
@@ -47,6 +48,7 @@ ADAPT_HELP = {
     "name": "run name (default: SOURCE-to-TARGET)",
     "device": "auto | cpu | cuda | cuda:N",
     "progress": "show progress bars",
+    **TRACKING_HELP,
 }
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
+from headstart.cli.options import TRACKING_HELP
 
 USAGE = """\
 headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
@@ -43,6 +44,7 @@ TRAIN_HELP = {
     "out": "folder for run directories",
     "name": "run name (default DATA-METHOD)",
     "progress": "show progress",
+    **TRACKING_HELP,
 }
 
 

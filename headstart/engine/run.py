@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,8 +42,11 @@ from headstart.engine.checkpoint import (
 )
 from headstart.engine.loop import Callback, EpochResult, Loop, LoopConfig
 from headstart.engine.metrics import confusion, per_class_table
+from headstart.engine.model_card import write_model_card
 from headstart.engine.rundir import new_run_dir, remove_stale_temp_files, write_csv_atomic
 from headstart.engine.task import Task
+from headstart.engine.trackers import Trackers, make_trackers
+from headstart.engine.tracking import RunInfo
 from headstart.errors import HeadstartError
 from headstart.io import atomic_path, write_json_atomic, write_text_atomic
 from headstart.report.plots import plot_confusion, plot_curves
@@ -131,6 +135,7 @@ class ResumeState:
     optimizer: dict[str, dict[str, torch.Tensor]]
     history: list[dict[str, Any]]
     best: dict[str, Any]
+    seconds: float = 0.0  # wall time of the run before it stopped
 
 
 def check_preflight(findings: Sequence[Finding], strict: bool = False) -> None:
@@ -158,13 +163,29 @@ def fit(
     start = time.perf_counter()
     job.prepare()
     check_preflight(job.preflight(), strict)
+    trackers = job_trackers(job)  # before the run directory: a bad --track leaves nothing
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
     elif distributed.is_main():
         run_dir = new_run_dir(out, job.kind, name)
     # Under torchrun the main process creates the run directory and tells the others.
     run_dir = distributed.broadcast_object(run_dir)
-    return execute(job, Path(run_dir), callbacks, start=start)
+    return execute(job, Path(run_dir), callbacks, start=start, trackers=trackers)
+
+
+def job_trackers(job: Job) -> Trackers:
+    """The trackers the job's config asks for (``tensorboard``, ``track``); the main process
+    alone logs."""
+    cfg = job.config
+    if not distributed.is_main():
+        return Trackers([])
+    return Trackers(make_trackers(getattr(cfg, "tensorboard", True), getattr(cfg, "track", None)))
+
+
+def run_info(job: Job, run_dir: Path) -> RunInfo:
+    meta = job.meta()
+    config = dataclasses.asdict(job.config) if dataclasses.is_dataclass(job.config) else {}
+    return RunInfo(run_dir, job.kind, config, meta.plan, job.classes, job.unit)
 
 
 def execute(
@@ -173,27 +194,31 @@ def execute(
     callbacks: Sequence[Callback] = (),
     state: ResumeState | None = None,
     start: float | None = None,
+    trackers: Trackers | None = None,
 ) -> Outcome:
     """Train a prepared ``job`` in ``run_dir`` (from ``state`` when resuming)."""
     start = time.perf_counter() if start is None else start
     main = distributed.is_main()
+    trackers = trackers or Trackers([])
     if main:
         remove_stale_temp_files(run_dir)
         write_text_atomic(run_dir / "config.yaml", dump_config(job.config))
         job.on_start(run_dir)
         print(f"run: {run_dir}")
         print("\n".join(job.describe()), flush=True)
-    recorder = Recorder(run_dir, job, state)
+        trackers.start(run_info(job, run_dir))
+    recorder = Recorder(run_dir, job, state, trackers)
     loop = Loop(job.make_task(), job.loop_config(), [recorder, *callbacks])
     loop.history = [EpochResult.from_row(r) for r in recorder.rows]
     try:
         with job.training():
             loop.run(state.epoch if state else 0, state.optimizer if state else None)
-    except KeyboardInterrupt:
-        if main:
+        return finish(job, run_dir, loop.history, recorder, time.perf_counter() - start)
+    except BaseException as err:
+        if main and isinstance(err, KeyboardInterrupt):
             print(f"interrupted; continue with --resume {run_dir}", file=sys.stderr)
+        trackers.close(failed=True)
         raise
-    return finish(job, run_dir, loop.history, recorder, time.perf_counter() - start)
 
 
 class Recorder:
@@ -202,9 +227,13 @@ class Recorder:
     Under torchrun every process keeps track of the best epoch; only the main one writes.
     """
 
-    def __init__(self, run_dir: Path, job: Job, state: ResumeState | None):
+    def __init__(
+        self, run_dir: Path, job: Job, state: ResumeState | None, trackers: Trackers | None = None
+    ):
         self.run_dir = run_dir
         self.job = job
+        self.trackers = trackers or Trackers([])
+        self.prior_seconds = 0.0 if state is None else state.seconds
         self.best: dict[str, Any] = dict(state.best) if state else {}
         self.rows: list[dict[str, Any]] = list(state.history) if state else []
         self.best_result: EpochResult | None = None
@@ -226,6 +255,7 @@ class Recorder:
         # "last" carries the optimizer state so --resume continues exactly.
         self.save("last", result, loop.optimizer_state())
         write_csv_atomic(self.run_dir / "metrics.csv", self.rows)
+        self.trackers.epoch(result)
 
     def save(self, which: str, result: EpochResult, optimizer: dict | None) -> None:
         meta = self.job.meta()
@@ -247,7 +277,8 @@ class Recorder:
 def finish(
     job: Job, run_dir: Path, history: list[EpochResult], recorder: Recorder, seconds: float
 ) -> Outcome:
-    """summary.json, curves, confusion matrix and the task's report; the closing lines."""
+    """summary.json, curves, confusion matrix, the task's report and the model card; the
+    trackers' last words; the closing lines."""
     best_result = recorder.best_result or load_outputs(
         run_dir / "checkpoints" / "best.outputs.npz", recorder.best
     )
@@ -261,6 +292,8 @@ def finish(
     if not distributed.is_main():
         return outcome
     outcome.summary.update(job.conclude(outcome))
+    outcome.summary["seconds"] = round(recorder.prior_seconds + seconds, 3)
+    outcome.summary["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(run_dir / "summary.json", outcome.summary)
     if job.write_report and recorder.rows:
         plot_curves(run_dir / "curves.png", recorder.rows)
@@ -268,16 +301,41 @@ def finish(
             cm = np.asarray(outcome.summary["confusion_matrix"])
             plot_confusion(run_dir / "confusion_matrix.png", cm, job.classes)
         job.report(outcome)
+    cfg = job.config
+    data = str(getattr(cfg, "data", "") or getattr(cfg, "source", "") or "")
+    write_model_card(run_dir, job.meta(), outcome.summary, data)
+    recorder.trackers.finish(outcome.summary, run_files(run_dir))
+    recorder.trackers.close()
     remove_stale_temp_files(run_dir)
-    best = recorder.best
+    _closing_lines(job, run_dir, recorder.best)
+    return outcome
+
+
+def _closing_lines(job: Job, run_dir: Path, best: dict[str, Any]) -> None:
     if best and not np.isnan(best.get("val_acc", np.nan)):
         print(
             f"best: epoch {best['epoch']}  val acc {best['val_acc']:.4f}  "
             f"macro-F1 {best['val_f1']:.4f}  -> {run_dir}"
         )
-        if job.write_report and (run_dir / "report.html").is_file():
-            print(f"report: {run_dir / 'report.html'}")
-    return outcome
+    if job.write_report and (run_dir / "report.html").is_file():
+        print(f"report: {run_dir / 'report.html'}")
+
+
+# What a tracker keeps of a run (MLflow's artifacts), when present.
+RUN_FILES = (
+    "report.html",
+    "report.md",
+    "MODEL_CARD.md",
+    "summary.json",
+    "config.yaml",
+    "metrics.csv",
+    "checkpoints/best.safetensors",
+    "checkpoints/best.json",
+)
+
+
+def run_files(run_dir: Path) -> list[Path]:
+    return [run_dir / f for f in RUN_FILES if (run_dir / f).is_file()]
 
 
 def save_outputs(path: Path, result: EpochResult) -> None:
@@ -370,8 +428,13 @@ class Stored:
         return config
 
     def state(self) -> ResumeState:
+        seconds = sum(float(r.get("seconds", 0.0)) for r in self.meta.history)
         return ResumeState(
-            self.meta.epoch, read_optimizer_state(self.last), self.meta.history, self.meta.best
+            self.meta.epoch,
+            read_optimizer_state(self.last),
+            self.meta.history,
+            self.meta.best,
+            seconds,
         )
 
 
@@ -406,7 +469,8 @@ def resume(
     if tuple(stored.meta.classes) != tuple(job.classes):
         raise HeadstartError(f"cannot resume {stored.run_dir}: the classes of its data changed")
     job.load_state(read_tensors(stored.last), read_tensors(stored.last, EXTRA))
-    return execute(job, stored.run_dir, callbacks, stored.state())
+    trackers = job_trackers(job)
+    return execute(job, stored.run_dir, callbacks, stored.state(), trackers=trackers)
 
 
 def stored_outcome(stored: Stored) -> Outcome:

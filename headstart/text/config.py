@@ -72,6 +72,8 @@ class TextConfig:
     out: str = "runs"
     name: str | None = None
     progress: bool = True
+    tensorboard: bool = True  # TensorBoard events in RUN/tensorboard
+    track: str | None = None  # also log to: mlflow
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from headstart.cli.main import main
-from tests.conftest import CORE_FILES, TINY, assert_same_run, make_folder
+from tests.conftest import CORE_FILES, TINY, assert_same_run, assert_tensorboard, make_folder
 
 SOURCE = {"blue": (40, 50, 210), "green": (30, 180, 40), "red": (200, 30, 30)}
 TARGET = {"blue": (90, 100, 160), "green": (90, 150, 100), "red": (160, 90, 90)}  # faded
@@ -77,6 +77,7 @@ def test_adapt_writes_results_report_and_loadable_checkpoints(domains, tmp_path,
     for method in ("source-only", "dann"):  # each model is a run of its own, with every file
         for name in CORE_FILES:
             assert (run / "runs" / f"{method}-seed0" / name).is_file(), name
+        assert_tensorboard(run / "runs" / f"{method}-seed0")
     metrics = (run / "metrics.csv").read_text().splitlines()
     assert {"class_loss", "domain_loss", "domain_acc", "target_acc"} <= set(metrics[0].split(","))
     assert len(metrics) == 1 + 2  # one epoch per method

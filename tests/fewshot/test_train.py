@@ -19,7 +19,7 @@ from headstart.fewshot import (
     train_fewshot,
     verify,
 )
-from tests.conftest import CORE_FILES, TINY, make_folder
+from tests.conftest import CORE_FILES, TINY, assert_tensorboard, make_folder
 
 COLOURS = {
     "red": (200, 30, 30),
@@ -86,6 +86,7 @@ def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, tiny_weig
     assert not any(k.endswith(("running_mean", "running_var")) for k in changed)
     for name in CORE_FILES + ("curves.png", "fewshot_eval.json"):
         assert (res.run_dir / name).is_file(), name
+    assert_tensorboard(res.run_dir)
     assert len(res.history) == 2 and {s.shots for s in res.scores} == {1}
     assert model.meta.classes == ["blue", "green", "red", "yellow"]
     if method == "siamese":

@@ -22,6 +22,7 @@ from headstart.text.checkpoint import TextCheckpoint
 from headstart.text.config import STRATEGIES
 from headstart.text.fit import TextJob, fit_text, load_data
 from headstart.text.model import build_classifier, load_pretrained
+from tests.conftest import assert_tensorboard
 
 TEXTS = ["a superb and moving film", "dull, clumsy and tedious", "the cast was really great"]
 
@@ -82,6 +83,7 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
         "checkpoints/last.json",
     ):
         assert (run / name).is_file(), name
+    assert_tensorboard(run)
     meta = read_meta(run / "checkpoints" / "last.safetensors")
     assert meta.task == "text-classification" and meta.strategy == strategy
     assert meta.classes == ["fresh", "rotten"] and meta.model == {
