@@ -24,8 +24,11 @@ class TrainConfig:
     strategy: str = "progressive"
     epochs: int = 5
     batch_size: int = 32
-    lr: float | None = None  # backbone top-group LR (default depends on the strategy)
+    lr: float | str | None = None  # backbone top-group LR (default per strategy); "find": lr-find
     head_lr: float | None = None
+    lr_rule: str = (
+        "valley"  # --lr find: which suggestion of the range test (valley | steep | minimum)
+    )
     lr_decay: float = 0.7
     lr_min: float | None = None
     weight_decay: float = 0.01
@@ -48,6 +51,8 @@ class TrainConfig:
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     val_fraction: float = 0.2
     classes: list[str] | None = None
+    image_col: str | None = None  # hf: data sets: the image column (default: the first Image)
+    label_col: str | None = None  # hf: data sets: the label column (default: the first ClassLabel)
     skip_bad: bool = False
     strict: bool = False
     num_workers: int = -1  # -1: decide from the machine
@@ -57,6 +62,8 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     report: bool = True  # plots and report.html at the end of the run
+    tensorboard: bool = True  # TensorBoard events in RUN/tensorboard
+    track: str | None = None  # also log to: mlflow
     extra: dict[str, Any] = field(default_factory=dict)
 
     def plan_options(self) -> PlanOptions:
@@ -75,8 +82,17 @@ class TrainConfig:
         )
 
     def resolved_lrs(self) -> tuple[float, float]:
-        """The flags if given, else the defaults of the strategy (``strategies/defaults.py``)."""
-        return resolve_lrs("image", self.strategy, self.lr, self.head_lr)
+        """The flags if given, else the defaults of the strategy (``strategies/defaults.py``);
+        ``lr="find"`` (before the range test has run) counts as not given."""
+        lr = None if self.lr == "find" else self.lr
+        if isinstance(lr, str):
+            try:
+                lr = float(lr)
+            except ValueError:
+                raise HeadstartError(
+                    f"--lr {lr}: give a number, or find (the LR range test)"
+                ) from None
+        return resolve_lrs("image", self.strategy, lr, self.head_lr)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -48,3 +48,13 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
 
 def write_json_atomic(target: str | Path, obj: Any) -> Path:
     return write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def default_cache_dir() -> Path:
+    """headstart's cache folder: ``HEADSTART_CACHE``, else ``~/.cache/headstart`` (or under
+    ``XDG_CACHE_HOME``)."""
+    root = (
+        os.environ.get("HEADSTART_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart"
+    )
+    return Path(root)

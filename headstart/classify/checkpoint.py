@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from headstart.backbones import TransferModel, load_backbone, make_head
+from headstart.classify.tta import tta_logits
 from headstart.data.classmap import ClassMap
 from headstart.data.imagedata import ImageData, ImageDataset
 from headstart.data.images import check_image, is_image_file
@@ -126,7 +127,11 @@ class Checkpoint:
             )
 
     @torch.no_grad()
-    def probabilities(self, samples: list[Sample], batch_size: int | None = None) -> np.ndarray:
+    def probabilities(
+        self, samples: list[Sample], batch_size: int | None = None, tta: bool = False
+    ) -> np.ndarray:
+        """Class probabilities of each sample; ``tta``: from the logits averaged over
+        flipped and cropped views (``classify/tta.py``)."""
         ds = _UnlabelledDataset(samples, eval_transform(self.data_config))
         cl = channels_last(self.device, self.dtype)
         out = []
@@ -135,16 +140,20 @@ class Checkpoint:
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, self.dtype):
-                out.append(self.model(x).float().softmax(1).cpu())
+                logits = tta_logits(self.model, x) if tta else self.model(x).float()
+            out.append(logits.softmax(1).cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)))
 
-    def predict(self, inputs: Sequence[str | Path], top_k: int = 3) -> list[Prediction]:
-        """Top-k classes with probabilities for image files and folders of images."""
+    def predict(
+        self, inputs: Sequence[str | Path], top_k: int = 3, tta: bool = False
+    ) -> list[Prediction]:
+        """Top-k classes with probabilities for image files and folders of images (``tta``:
+        test-time augmentation)."""
         files = collect_images(inputs)
         bad = [(str(f), why) for f in files if (why := check_image(f))]
         if bad:
             raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
-        probs = self.probabilities([Sample(f, "") for f in files])
+        probs = self.probabilities([Sample(f, "") for f in files], tta=tta)
         k = max(1, min(top_k, len(self.classes)))
         preds = []
         for f, p in zip(files, probs):
@@ -152,8 +161,11 @@ class Checkpoint:
             preds.append(Prediction(str(f), [(self.classes[i], float(p[i])) for i in order]))
         return preds
 
-    def evaluate(self, data: str | Path | ImageData, split: str | None = None) -> Evaluation:
-        """Accuracy, macro-F1, per-class table and confusion matrix on labelled images."""
+    def evaluate(
+        self, data: str | Path | ImageData, split: str | None = None, tta: bool = False
+    ) -> Evaluation:
+        """Accuracy, macro-F1, per-class table and confusion matrix on labelled images
+        (``tta``: test-time augmentation)."""
         samples, where = _labelled_samples(data, split)
         self.check_classes({s.label for s in samples}, where)
         bad = [(str(s.path), why) for s in samples if (why := check_image(s.path))]
@@ -161,7 +173,7 @@ class Checkpoint:
             raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
         cmap = ClassMap(self.classes)
         true = np.array([cmap.index(s.label) for s in samples])
-        pred = self.probabilities(samples).argmax(1)
+        pred = self.probabilities(samples, tta=tta).argmax(1)
         m = classification_metrics(true, pred, len(self.classes))
         return Evaluation(
             m["accuracy"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -22,6 +23,8 @@ COMMAND_MODULES = (
     "embeddings",
     "fewshot",
     "zeroshot",
+    "runs",
+    "lr_find",
 )
 
 # The commands that run on many processes under torchrun.
@@ -44,12 +47,33 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
     print(f"headstart: warning: {message}", file=sys.stderr)
 
 
+def apply_overrides(args: argparse.Namespace, command: str) -> None:
+    """``HEADSTART_OVERRIDES``: a JSON object of option values that replace the options of
+    every command, e.g. ``{"epochs": 1, "train_per_class": 4, "datasets export:val": 20}``
+    (a ``COMMAND:`` prefix limits one to that command). It runs documented commands at a small
+    size without editing them: the README's test does this."""
+    raw = os.environ.get("HEADSTART_OVERRIDES")
+    if not raw:
+        return
+    try:
+        values = json.loads(raw)
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, dict):
+        raise HeadstartError('HEADSTART_OVERRIDES must be a JSON object, e.g. {"epochs": 1}')
+    for key, value in values.items():
+        scope, _, name = key.rpartition(":")
+        if not scope or scope == command:
+            setattr(args, name.replace("-", "_"), value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("HEADSTART_OFFLINE") else None
     warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
     try:
         command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        apply_overrides(args, command)
         if distributed.launched() and command not in DISTRIBUTED_COMMANDS:
             raise HeadstartError(
                 f"headstart {command} runs in one process: start it without torchrun "

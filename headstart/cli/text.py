@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.options import TRACKING_HELP
 from headstart.text.config import STRATEGIES, TextConfig
 
 TEXT_HELP = {
@@ -46,6 +47,7 @@ TEXT_HELP = {
     "out": "folder for run directories",
     "name": "run name (default: DATA-STRATEGY)",
     "progress": "show progress bars",
+    **TRACKING_HELP,
 }
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
 
@@ -61,7 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fine-tune a pretrained encoder on labelled texts",
         description="Train a text classifier from a CSV, TSV or JSONL file.",
     )
-    tr.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
+    tr.add_argument(
+        "data",
+        nargs="?",
+        help="labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)",
+    )
     tr.add_argument("--config", help="YAML file of options; flags override it")
     tr.add_argument(
         "--resume",
@@ -79,7 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "batch size, max length and seed (each at its own default LRs); print "
         "and write the table and the report.",
     )
-    c.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
+    c.add_argument(
+        "data",
+        nargs="?",
+        help="labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)",
+    )
     c.add_argument("--config", help="YAML file of options; flags override it")
     c.add_argument(
         "--strategies",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.options import TRACKING_HELP
 from headstart.config import TrainConfig
 
 TRAIN_HELP = {
@@ -16,6 +17,7 @@ TRAIN_HELP = {
     "batch_size": "images per batch",
     "lr": "LR of the backbone's top layer group (lower groups get less); default 5e-4, scratch 3e-3",
     "head_lr": "LR of the new head; default 3e-3",
+    "lr_rule": "--lr find: which suggestion of the LR range test, valley | steep | minimum",
     "lr_decay": "layer-wise LR decay: each group below the top gets lr x this",
     "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the top",
     "weight_decay": "AdamW weight decay (never on biases and norm parameters)",
@@ -47,7 +49,15 @@ TRAIN_HELP = {
     "device": "auto | cpu | cuda | cuda:N",
     "progress": "show progress bars",
     "report": "write plots and report.html at the end (--no-report for fast sweeps)",
+    "image_col": "hf: data sets: the image column (default: the first Image column)",
+    "label_col": "hf: data sets: the label column (default: the first ClassLabel column)",
+    **TRACKING_HELP,
 }
+
+TTA_HELP = (
+    "test-time augmentation: average the logits of the image, its mirror image and two 90%% "
+    "crops (4x the compute)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train an image classifier with a transfer strategy",
         description="Adapt a pretrained backbone to an ImageFolder data set.",
     )
-    p.add_argument("data", nargs="?", help="folder with train/ and val/ (or class folders)")
+    p.add_argument(
+        "data",
+        nargs="?",
+        help="folder with train/ and val/ (or class folders), a CSV/JSONL manifest of "
+        "path,label rows, or hf:NAME_OR_DIR (a Hugging Face data set)",
+    )
     p.add_argument("--config", help="YAML file of options; flags override it")
     p.add_argument(
         "--resume",
@@ -64,7 +79,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
         "a finished run to N epochs)",
     )
-    add_dataclass_options(p, TrainConfig, TRAIN_HELP)
+    add_dataclass_options(p, TrainConfig, TRAIN_HELP, skip=("lr",))
+    p.add_argument(
+        "--lr",
+        type=lr_value,
+        default=argparse.SUPPRESS,
+        metavar="LR",
+        help=TRAIN_HELP["lr"] + "; find: the suggestion of the LR range test (headstart lr-find), "
+        "every LR of the plan scaled alike (default: None)",
+    )
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
@@ -73,6 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
     e.add_argument("--which", default="best", choices=("best", "last"))
     e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--tta", action="store_true", help=TTA_HELP)
     e.set_defaults(func=run_evaluate)
 
     r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
@@ -81,7 +105,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--top-k", type=int, default=3)
     r.add_argument("--which", default="best", choices=("best", "last"))
     r.add_argument("--json", action="store_true", help="print JSON")
+    r.add_argument("--tta", action="store_true", help=TTA_HELP)
     r.set_defaults(func=run_predict)
+
+
+def lr_value(text: str) -> float | str:
+    """``--lr``: a number, or ``find``."""
+    if text == "find":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number or 'find'") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -101,7 +136,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which)
-    ev = ckpt.evaluate(Path(args.data), args.split)
+    ev = ckpt.evaluate(Path(args.data), args.split, tta=args.tta)
     if args.json:
         print_json(
             {
@@ -132,7 +167,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which)
-    preds = ckpt.predict(args.images, args.top_k)
+    preds = ckpt.predict(args.images, args.top_k, tta=args.tta)
     if args.json:
         print_json([p.to_dict() for p in preds])
         return 0

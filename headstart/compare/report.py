@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import statistics
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, markdown_table, table, write_page
+from headstart.report.html import esc, inline_png, markdown_table, plain, table, write_page
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
     from headstart.compare.run import CompareResult
 
 COLUMNS = ["strategy", "val acc", "macro-F1", "trainable params", "wall time", "train img/s"]
+
+
+def mean_curve(curves: list[dict[str, list[float]]], key: str) -> list[float]:
+    """The mean of the seeds' curves epoch by epoch (as the table's means); the first seed's
+    alone when a budget stopped the seeds after different epochs."""
+    lengths = {len(c[key]) for c in curves}
+    if len(lengths) != 1:
+        return list(curves[0][key])
+    return [statistics.fmean(c[key][i] for c in curves) for i in range(lengths.pop())]
 
 
 def _pm(mean: float, std: float, seeds: int, digits: int = 4) -> str:
@@ -58,8 +71,10 @@ def text_table(result: CompareResult) -> str:
     return "\n".join([line, "-" * len(line), *body])
 
 
-def explain(result: CompareResult) -> list[str]:
-    """Why the strategies rank as they do, from what was measured."""
+def explain(result: CompareResult, facts: dict[str, float] | None = None) -> list[str]:
+    """Why the strategies rank as they do, from what was measured; the figures it derives
+    (points gained, time ratios) go to ``facts`` (results.json keeps them)."""
+    facts = {} if facts is None else facts
     rows = {r["strategy"]: r for r in result.rows}
     win = result.winner
     lines = [
@@ -83,13 +98,16 @@ def explain(result: CompareResult) -> list[str]:
     if fe is not None and tuned:
         best_t = max(tuned, key=lambda r: r["val_acc"])
         diff = 100 * (best_t["val_acc"] - fe["val_acc"])
+        facts["fine_tuning_gain_points"] = diff
+        facts["fine_tuning_time_ratio"] = best_t["wall_s"] / max(fe["wall_s"], 1e-9)
         lines.append(
             f"Feature extraction trains {fe['trainable_params']:,} parameters and reaches "
             f"{fe['val_acc']:.4f} in {fe['wall_s']:.0f}s: how far frozen pretrained features separate "
             f"these classes. Fine-tuning ({best_t['strategy']}) "
             + (
-                f"gains {diff:.1f} points by adapting the backbone to these images, at "
-                f"{best_t['wall_s'] / max(fe['wall_s'], 1e-9):.0f}x the wall time."
+                f"gains {diff:.1f} points by adapting the backbone to these images, "
+                + time_ratio(best_t["wall_s"], fe["wall_s"])
+                + "."
                 if diff > 0
                 else f"does not gain over it ({diff:+.1f} points): with this little data per class or "
                 "these few epochs, adapting the backbone does not pay."
@@ -99,11 +117,7 @@ def explain(result: CompareResult) -> list[str]:
         "What transfer learning predicts: scratch lowest on small data; feature extraction close to "
         "fine-tuning when the target resembles the pretraining data; partial, progressive and full "
         "fine-tuning pulling ahead as the domain shift and the data per class grow. "
-        + (
-            "This run shows that order."
-            if _order_holds(result)
-            else "This run departs from it where noted above."
-        )
+        + _order_sentence(result)
     )
     if result.recommendation:
         rec = result.recommendation
@@ -129,12 +143,23 @@ def _why_not(r: dict[str, Any], result: CompareResult) -> str:
     )
 
 
-def _order_holds(result: CompareResult) -> bool:
+def _order_sentence(result: CompareResult) -> str:
+    """Whether this run shows scratch lowest: only said when scratch was run."""
     rows = {r["strategy"]: r for r in result.rows}
     scratch = rows.get("scratch")
     if scratch is None:
-        return True
-    return all(r["val_acc"] > scratch["val_acc"] for r in result.rows if r["resolved"] != "scratch")
+        return "Scratch was not run here, so this run does not test that order."
+    transfer = [r for r in result.rows if r["resolved"] != "scratch"]
+    if all(r["val_acc"] > scratch["val_acc"] for r in transfer):
+        return "This run shows scratch lowest: every transfer strategy beat it."
+    return "This run departs from it where noted above."
+
+
+def time_ratio(seconds: float, base: float) -> str:
+    """``at 1.5x the wall time (52s against 34s)``, or ``in 0.6x the wall time (...)``."""
+    ratio = seconds / max(base, 1e-9)
+    word = "at" if ratio >= 1 else "in"
+    return f"{word} {ratio:.1f}x the wall time ({seconds:.0f}s against {base:.0f}s)"
 
 
 def write_compare_report(result: CompareResult) -> None:
@@ -144,15 +169,17 @@ def write_compare_report(result: CompareResult) -> None:
     for r in result.rows:
         if r["reused_from"]:
             continue
-        c = r["curves"][0]
-        series_epoch[r["strategy"]] = (list(range(1, len(c["val_acc"]) + 1)), c["val_acc"])
-        series_time[r["strategy"]] = (c["elapsed_s"], c["val_acc"])
+        acc, secs = mean_curve(r["curves"], "val_acc"), mean_curve(r["curves"], "elapsed_s")
+        series_epoch[r["strategy"]] = (list(range(1, len(acc) + 1)), acc)
+        series_time[r["strategy"]] = (secs, acc)  # ends at the table's wall time
     acc_png = plot_lines(
         d / "val_accuracy.png",
         series_epoch,
-        "validation accuracy per epoch",
+        "validation accuracy per epoch"
+        + (" (mean over seeds)" if len(result.config.get("seeds", [])) > 1 else ""),
         "epoch",
         "val accuracy",
+        integer_x=True,
     )
     time_png = plot_lines(
         d / "accuracy_vs_time.png",
@@ -161,7 +188,8 @@ def write_compare_report(result: CompareResult) -> None:
         "seconds",
         "val accuracy",
     )
-    lines = explain(result)
+    facts: dict[str, float] = {}
+    lines = explain(result, facts)
     write_json_atomic(
         d / "results.json",
         {
@@ -171,6 +199,7 @@ def write_compare_report(result: CompareResult) -> None:
             "recommendation": result.recommendation,
             "config": result.config,
             "explanation": lines,
+            "facts": facts,
         },
     )
     rows = display_rows(result)
@@ -184,6 +213,14 @@ def write_compare_report(result: CompareResult) -> None:
         "![validation accuracy](val_accuracy.png)",
         "",
         "![accuracy vs time](accuracy_vs_time.png)",
+        "",
+        "## Runs",
+        "",
+        *[
+            f"- {row_name(r)}: "
+            + ", ".join(f"[{Path(run).name}]({quote(run_link(run, d))})" for run in r["runs"])
+            for r in result.rows
+        ],
     ]
     write_text_atomic(d / "report.md", "\n".join(md) + "\n")
     win = result.winner["strategy"]
@@ -202,17 +239,32 @@ def write_compare_report(result: CompareResult) -> None:
         sections.append(
             ("Recommendation (auto)", f"<pre>{esc(_rec_text(result.recommendation))}</pre>")
         )
-    runs = "".join(
-        f"<li>{esc(r['strategy'])}: {esc(', '.join(r['runs']))}</li>" for r in result.rows
-    )
     sections.append(
-        ("Runs", f"<p class='note'>Each run has its own report.html.</p><ul>{runs}</ul>")
+        ("Runs", "<p class='note'>Each run has its own report.</p>" + _run_links(result))
     )
     write_page(d / "report.html", "headstart compare: the transfer gap", lead, sections)
 
 
 def _rec_text(rec: dict[str, Any]) -> str:
-    lines = [f"strategy: {rec['strategy']}", f"settings: {rec['overrides']}", "reasons:"]
+    settings = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in rec["overrides"].items())
+    lines = [f"strategy: {rec['strategy']}", f"settings: {settings or 'defaults'}", "reasons:"]
     lines += [f"  - {r}" for r in rec["reasons"]]
-    lines += ["measurements:"] + [f"  {k}: {v}" for k, v in rec["measurements"].items()]
+    lines += ["measurements:"] + [f"  {k}: {plain(v)}" for k, v in rec["measurements"].items()]
     return "\n".join(lines)
+
+
+def run_link(run: str, base: Path) -> str:
+    """The path of a strategy run's report relative to the compare report (a link that keeps
+    working when the whole compare folder moves)."""
+    return Path(os.path.relpath(Path(run) / "report.html", base)).as_posix()
+
+
+def _run_links(result: CompareResult) -> str:
+    items = []
+    for r in result.rows:
+        links = ", ".join(
+            f"<a href='{esc(quote(run_link(run, result.run_dir)))}'>{esc(Path(run).name)}</a>"
+            for run in r["runs"]
+        )
+        items.append(f"<li>{esc(row_name(r))}: {links}</li>")
+    return "<ul>" + "".join(items) + "</ul>"

@@ -56,6 +56,9 @@ class StrategyResult:
             "best_val_acc": best[0],
             "trainable_params": self.runs[0].trainable_params,
             "total_params": self.runs[0].total_params,
+            "trainable_percent": 100
+            * self.runs[0].trainable_params
+            / max(1, self.runs[0].total_params),
             "wall_s": secs[0],
             "wall_s_std": secs[1],
             "train_images_per_s": statistics.fmean(
@@ -66,10 +69,7 @@ class StrategyResult:
             "reused_from": self.reused_from,
             "settings": self.settings,
             "curves": [
-                {
-                    "val_acc": [e.val_acc for e in r.history],
-                    "elapsed_s": _cumsum([e.seconds for e in r.history]),
-                }
+                {"val_acc": [e.val_acc for e in r.history], "elapsed_s": elapsed(r)}
                 for r in self.runs
             ],
             "runs": [str(r.run_dir) for r in self.runs],
@@ -99,12 +99,15 @@ class CompareResult:
         return max(r["val_acc"] for r in transfer) - scratch["val_acc"]
 
 
-def _cumsum(xs: list[float]) -> list[float]:
-    out, total = [], 0.0
-    for x in xs:
-        total += x
-        out.append(total)
-    return out
+def elapsed(run: FitResult) -> list[float]:
+    """The wall time of ``run`` at the end of each epoch, counted as the table counts it: the
+    last epoch ends at the run's whole wall time, and what came before the first epoch (set-up,
+    the feature pass) is in the first."""
+    out, remaining = [], run.seconds
+    for e in reversed(run.history):
+        out.append(remaining)
+        remaining -= e.seconds
+    return out[::-1]
 
 
 def _plans(
@@ -181,7 +184,9 @@ def compare(
     strategies = list(dict.fromkeys(strategies))
     if not strategies:
         raise HeadstartError("--strategies is empty; name at least one strategy")
-    ImageData.from_folder(base.data, base.val_fraction, base.seed, base.classes)  # fail early
+    ImageData.load(
+        base.data, base.val_fraction, base.seed, base.classes, base.image_col, base.label_col
+    )  # fail early
     run_dir = new_run_dir(base.out, "compare", name or Path(base.data).name)
     plans, recommendation = _plans(strategies, base)
     results: list[StrategyResult] = []

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from headstart.data.classmap import ClassMap
+from headstart.data.hf import image_splits, is_hf
 from headstart.data.images import check_image, open_image
 from headstart.data.sources import (
     Sample,
@@ -21,6 +22,8 @@ from headstart.data.sources import (
     stratified_split,
 )
 from headstart.errors import DataError
+
+MANIFESTS = (".csv", ".jsonl", ".ndjson", ".json")
 
 
 @dataclass
@@ -74,6 +77,39 @@ class ImageData:
         else:
             va = read_manifest(Path(val))
         return cls.build(tr, va, [], classes=classes, root=str(train))
+
+    @classmethod
+    def from_hf(
+        cls,
+        spec: str,
+        image_col: str | None = None,
+        label_col: str | None = None,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        classes: Sequence[str] | None = None,
+    ) -> ImageData:
+        """A Hugging Face data set, ``hf:NAME_OR_DIR`` (``data/hf.py``); the names of its
+        ``ClassLabel`` column are the class map unless ``classes`` are given."""
+        train, val, test, names = image_splits(spec, image_col, label_col, val_fraction, seed)
+        return cls.build(train, val, test, classes=classes or names, root=spec)
+
+    @classmethod
+    def load(
+        cls,
+        source: str | Path,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        classes: Sequence[str] | None = None,
+        image_col: str | None = None,
+        label_col: str | None = None,
+    ) -> ImageData:
+        """Whatever ``source`` is: ``hf:NAME_OR_DIR``, a CSV/JSONL manifest of ``path,label``
+        rows, or a folder (``train/`` + ``val/``, or class folders split by ``val_fraction``)."""
+        if is_hf(source):
+            return cls.from_hf(str(source), image_col, label_col, val_fraction, seed, classes)
+        if Path(source).is_file() and Path(source).suffix.lower() in MANIFESTS:
+            return cls.from_manifest(source, None, val_fraction, seed, classes)
+        return cls.from_folder(source, val_fraction, seed, classes)
 
     @classmethod
     def build(

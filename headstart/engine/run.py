@@ -29,26 +29,25 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-import yaml
 
 from headstart.engine import distributed
 from headstart.engine.checkpoint import (
     EXTRA,
     CheckpointMeta,
-    read_meta,
-    read_optimizer_state,
     read_tensors,
     save_checkpoint,
 )
 from headstart.engine.loop import Callback, EpochResult, Loop, LoopConfig
 from headstart.engine.metrics import confusion, per_class_table
 from headstart.engine.model_card import write_model_card
+from headstart.engine.outputs import dump_config, load_outputs, run_files, save_outputs
 from headstart.engine.rundir import new_run_dir, remove_stale_temp_files, write_csv_atomic
+from headstart.engine.stored import ResumeState, Stored
 from headstart.engine.task import Task
 from headstart.engine.trackers import Trackers, make_trackers
 from headstart.engine.tracking import RunInfo
 from headstart.errors import HeadstartError
-from headstart.io import atomic_path, write_json_atomic, write_text_atomic
+from headstart.io import write_json_atomic, write_text_atomic
 from headstart.report.plots import plot_confusion, plot_curves
 
 
@@ -127,15 +126,6 @@ class Job(Protocol):
     def report(self, outcome: Outcome) -> None:
         """The task's own report (report.html / report.md) in ``outcome.run_dir``."""
         ...
-
-
-@dataclass
-class ResumeState:
-    epoch: int
-    optimizer: dict[str, dict[str, torch.Tensor]]
-    history: list[dict[str, Any]]
-    best: dict[str, Any]
-    seconds: float = 0.0  # wall time of the run before it stopped
 
 
 def check_preflight(findings: Sequence[Finding], strict: bool = False) -> None:
@@ -321,121 +311,7 @@ def _closing_lines(job: Job, run_dir: Path, best: dict[str, Any]) -> None:
         print(f"report: {run_dir / 'report.html'}")
 
 
-# What a tracker keeps of a run (MLflow's artifacts), when present.
-RUN_FILES = (
-    "report.html",
-    "report.md",
-    "MODEL_CARD.md",
-    "summary.json",
-    "config.yaml",
-    "metrics.csv",
-    "checkpoints/best.safetensors",
-    "checkpoints/best.json",
-)
-
-
-def run_files(run_dir: Path) -> list[Path]:
-    return [run_dir / f for f in RUN_FILES if (run_dir / f).is_file()]
-
-
-def save_outputs(path: Path, result: EpochResult) -> None:
-    """The best epoch's validation outputs, so a resumed run still reports them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh, epoch=result.epoch, pred=result.val_pred, true=result.val_true, prob=result.val_prob
-        )
-
-
-def load_outputs(path: Path, best: dict[str, Any]) -> EpochResult | None:
-    """The best epoch's record with its validation outputs, if they were saved for it."""
-    if not best or not path.is_file():
-        return None
-    with np.load(path) as z:
-        if int(z["epoch"]) != int(best["epoch"]):
-            return None
-        res = EpochResult(
-            best["epoch"], np.nan, np.nan, best["val_loss"], best["val_acc"], best["val_f1"],
-            np.nan, np.nan, {},
-        )  # fmt: skip
-        res.val_pred, res.val_true, res.val_prob = z["pred"], z["true"], z["prob"]
-    return res
-
-
-def dump_config(cfg: Any) -> str:
-    """A config dataclass as YAML (``config.yaml``)."""
-    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)
-
-
 # ---- resume -----------------------------------------------------------------------------
-
-
-@dataclass
-class Stored:
-    """A run directory as it is on disk: its config and its ``last`` checkpoint."""
-
-    run_dir: Path
-    config: dict[str, Any]
-    last: Path
-    meta: CheckpointMeta
-
-    @classmethod
-    def open(cls, run_dir: str | Path) -> Stored:
-        run_dir = Path(run_dir)
-        cfg_path, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.safetensors"
-        if not cfg_path.is_file() or not last.is_file():
-            raise HeadstartError(
-                f"cannot resume {run_dir}: it has no config.yaml and checkpoints/last.safetensors "
-                "(give the folder of a run that finished at least one epoch)"
-            )
-        try:
-            config = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            config = None
-        if not isinstance(config, dict):
-            raise HeadstartError(f"cannot resume {run_dir}: {cfg_path} is not a config mapping")
-        return cls(run_dir, config, last, read_meta(last))
-
-    @property
-    def planned(self) -> int:
-        return int(self.config.get("epochs", self.meta.epoch))
-
-    def finished(self) -> bool:
-        return self.meta.epoch >= self.planned
-
-    def with_epochs(self, epochs: int | None, extendable: bool = True) -> dict[str, Any]:
-        """The config to resume with: ``epochs`` extends a finished run (only)."""
-        config = dict(self.config)
-        if epochs is None or epochs == self.planned:
-            return config
-        done = self.meta.epoch
-        if done < self.planned:
-            raise HeadstartError(
-                f"--epochs {epochs}: {self.run_dir} stopped at epoch {done} of {self.planned}; "
-                "resume it without --epochs first, then extend it"
-            )
-        if epochs < self.planned:
-            raise HeadstartError(
-                f"--epochs {epochs}: {self.run_dir} already trained {done} epochs; give more "
-                "epochs to extend it"
-            )
-        if not extendable:
-            raise HeadstartError(
-                f"--epochs {epochs}: a {config.get('strategy')} run cannot be extended (its "
-                "unfreezing milestones depend on the epochs); start a new run instead"
-            )
-        config["epochs"] = epochs
-        return config
-
-    def state(self) -> ResumeState:
-        seconds = sum(float(r.get("seconds", 0.0)) for r in self.meta.history)
-        return ResumeState(
-            self.meta.epoch,
-            read_optimizer_state(self.last),
-            self.meta.history,
-            self.meta.best,
-            seconds,
-        )
 
 
 def resume(

@@ -12,7 +12,6 @@ process would write.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,15 +24,7 @@ from headstart.data.sources import Sample
 from headstart.engine import distributed
 from headstart.engine.precision import eval_batch_size
 from headstart.features.extract import iter_features
-from headstart.io import atomic_path, write_json_atomic
-
-
-def default_cache_dir() -> Path:
-    root = (
-        os.environ.get("HEADSTART_CACHE")
-        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "headstart"
-    )
-    return Path(root)
+from headstart.io import atomic_path, default_cache_dir, write_json_atomic
 
 
 class FeatureCache:

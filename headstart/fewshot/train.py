@@ -41,6 +41,7 @@ from headstart.fewshot.batches import EpisodeBatches, PairBatches
 from headstart.fewshot.checkpoint import TASK_PREFIX, fewshot_encoder
 from headstart.fewshot.evaluate import FewShotScore, evaluate_fewshot, labelled_items, score_table
 from headstart.fewshot.models import EpisodeNet, PairNet, contrastive_loss, projection_head
+from headstart.fewshot.report import write_fewshot_report
 from headstart.io import write_json_atomic, write_text_atomic
 from headstart.strategies import (
     Part,
@@ -90,6 +91,8 @@ class FewShotConfig:
     out: str = "runs"
     name: str | None = None
     progress: bool = True
+    tensorboard: bool = True  # TensorBoard events in RUN/tensorboard
+    track: str | None = None  # also log to: mlflow
 
 
 @dataclass
@@ -361,7 +364,7 @@ class FewShotJob:
         return float(candidates[int(np.argmax(accs))])
 
     def report(self, outcome: engine.Outcome) -> None:
-        """The curves and fewshot_eval.txt are the report of a few-shot run."""
+        write_fewshot_report(self, outcome)
 
     def result(self, outcome: engine.Outcome) -> FewShotResult:
         return FewShotResult(

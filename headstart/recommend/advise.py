@@ -87,7 +87,9 @@ def recommend(
     """
     cfg = config or TrainConfig()
     if not isinstance(data, ImageData):
-        data = ImageData.from_folder(data, cfg.val_fraction, cfg.seed, cfg.classes)
+        data = ImageData.load(
+            data, cfg.val_fraction, cfg.seed, cfg.classes, cfg.image_col, cfg.label_col
+        )
     data.check_images(skip_bad=cfg.skip_bad)
     m = measure_data(load_backbone(backbone, weights), data, cfg)
     strategy, overrides, n_epochs, reasons = _choose(m, cfg, epochs)

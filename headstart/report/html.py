@@ -59,16 +59,25 @@ def table(
 
 def key_values(pairs: Iterable[tuple[str, Any]]) -> str:
     """A two-column table of facts: each key as a row heading, its value beside it."""
-    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in pairs)
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt(v))}</td></tr>" for k, v in pairs)
     return f"<table>{cells}</table>"
 
 
-def _fmt(value: Any) -> str:
+def plain(value: Any) -> str:
+    """A value as a reader wants it: ``min 8, median 28.0, max 28`` for a mapping, items
+    joined by commas for a list, never Python's repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
+
+
+_fmt = plain
 
 
 def markdown_table(

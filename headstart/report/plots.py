@@ -42,6 +42,11 @@ def plot_confusion(
     path: Path, cm: np.ndarray, classes: Sequence[str], normalize: bool = False
 ) -> Path:
     """Confusion matrix: rows are true classes, columns predicted."""
+    return _save(confusion_figure(cm, classes, normalize), path)
+
+
+def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = False) -> plt.Figure:
+    """The confusion matrix as a matplotlib figure (for a PNG, or TensorBoard's image tab)."""
     data = cm.astype(float)
     if normalize:
         data = data / np.maximum(data.sum(1, keepdims=True), 1)
@@ -71,7 +76,7 @@ def plot_confusion(
                     fontsize=7,
                     color="white" if data[i, j] > thresh else "black",
                 )
-    return _save(fig, path)
+    return fig
 
 
 def plot_lines(
@@ -80,12 +85,38 @@ def plot_lines(
     title: str,
     xlabel: str,
     ylabel: str,
+    integer_x: bool | None = None,
 ) -> Path:
-    """Several named (x, y) lines on one chart."""
+    """Several named (x, y) lines on one chart (``integer_x``: whole-number ticks; by default
+    when the x axis is epochs)."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, (x, y) in series.items():
         ax.plot(list(x), list(y), marker="o", label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if integer_x or (integer_x is None and xlabel == "epoch"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_lr_find(
+    path: Path,
+    lrs: Sequence[float],
+    smoothed: Sequence[float],
+    suggestions: Mapping[str, float],
+    chosen: str,
+    group: str,
+) -> Path:
+    """The LR range test: smoothed loss against the LR (log scale), each suggestion marked."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(list(lrs), list(smoothed), label="smoothed loss")
+    ax.set_xscale("log")
+    for i, (name, lr) in enumerate(suggestions.items()):
+        y = float(np.interp(np.log(lr), np.log(np.asarray(lrs)), np.asarray(smoothed)))
+        style = "o" if name == chosen else "x"
+        ax.plot([lr], [y], style, ms=9, color=f"C{i + 1}", label=f"{name}: {lr:.2e}")
+    ax.set(title="LR range test", xlabel=f"learning rate of {group}", ylabel="loss")
+    ax.grid(alpha=0.3, which="both")
     ax.legend()
     return _save(fig, path)

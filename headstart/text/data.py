@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from headstart.data.classmap import ClassMap
+from headstart.data.hf import text_splits
 from headstart.data.sources import VAL_ALIASES
 from headstart.errors import DataError
 
@@ -172,13 +173,37 @@ class TextData:
             )
         if split_col in columns_of(rows):
             return cls._from_split_column(rows, texts, names, path, split_col)
-        tr, va = stratified_indices(names, val_fraction, seed)
+        return cls.split_by_fraction(texts, names, val_fraction, seed, str(path))
+
+    @classmethod
+    def from_hf(
+        cls,
+        spec: str,
+        text_col: str | None = "text",
+        label_col: str | None = "label",
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> TextData:
+        """A Hugging Face data set, ``hf:NAME_OR_DIR`` (``headstart/data/hf.py``): its
+        validation split, else a seeded stratified ``val_fraction`` of train."""
+        splits = text_splits(spec, text_col, label_col)
+        texts, names = splits["train"]
+        if "val" in splits:
+            return cls.build(texts, names, *splits["val"], spec)
+        return cls.split_by_fraction(texts, names, val_fraction, seed, spec)
+
+    @classmethod
+    def split_by_fraction(
+        cls, texts: list[str], names: list[str], fraction: float, seed: int, source: str
+    ) -> TextData:
+        """Train and val from one list: a seeded, stratified ``fraction`` of each class."""
+        tr, va = stratified_indices(names, fraction, seed)
         return cls.build(
             [texts[i] for i in tr],
             [names[i] for i in tr],
             [texts[i] for i in va],
             [names[i] for i in va],
-            str(path),
+            source,
         )
 
     @classmethod

@@ -21,15 +21,17 @@ from torch import nn
 
 from headstart.backbones import fingerprint
 from headstart.classify.task import class_weights
+from headstart.data.hf import is_hf
 from headstart.engine import distributed
 from headstart.engine import run as engine
-from headstart.engine.checkpoint import CheckpointMeta
+from headstart.engine.checkpoint import CheckpointMeta, read_tensors
 from headstart.engine.loop import EpochResult, LoopConfig, seed_everything
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
 from headstart.errors import BackboneError, HeadstartError
 from headstart.strategies import Part, Plan, make_plan
 from headstart.text.config import TextConfig
 from headstart.text.data import TextData
+from headstart.text.interop import export_peft
 from headstart.text.model import (
     build_classifier,
     encoder_parts,
@@ -62,7 +64,9 @@ class TextFitResult:
 
 def load_data(cfg: TextConfig) -> TextData:
     if not cfg.data:
-        raise HeadstartError("no data given: pass a .csv, .tsv or .jsonl file")
+        raise HeadstartError("no data given: pass a .csv, .tsv or .jsonl file or hf:NAME_OR_DIR")
+    if is_hf(cfg.data):
+        return TextData.from_hf(cfg.data, cfg.text_col, cfg.label_col, cfg.val_fraction, cfg.seed)
     return TextData.from_files(
         cfg.data, cfg.val, cfg.text_col, cfg.label_col, cfg.split_col, cfg.val_fraction, cfg.seed
     )
@@ -268,6 +272,13 @@ class TextJob:
         self.model.load_state_dict(tensors, strict=False)
 
     def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
+        """An adapter run's best checkpoint saved the PEFT way too (``RUN/peft/``)."""
+        best = outcome.run_dir / "checkpoints" / "best.safetensors"
+        if best.is_file():
+            export_peft(
+                outcome.run_dir, self.model, self.tokenizer, read_tensors(best), self.classes,
+                self.max_length,
+            )  # fmt: skip
         return {}
 
     def report(self, outcome: engine.Outcome) -> None:

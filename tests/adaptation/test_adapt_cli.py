@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from headstart.cli.main import main
 from tests.conftest import CORE_FILES, TINY, assert_same_run, assert_tensorboard, make_folder
+from tests.report.figures import assert_figures_have_sources
 
 SOURCE = {"blue": (40, 50, 210), "green": (30, 180, 40), "red": (200, 30, 30)}
 TARGET = {"blue": (90, 100, 160), "green": (90, 150, 100), "red": (160, 90, 90)}  # faded
@@ -74,6 +75,7 @@ def test_adapt_writes_results_report_and_loadable_checkpoints(domains, tmp_path,
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "<img" in html
     assert "| seed | method |" in (run / "report.md").read_text()
+    assert_figures_have_sources(run / "report.md")
     for method in ("source-only", "dann"):  # each model is a run of its own, with every file
         for name in CORE_FILES:
             assert (run / "runs" / f"{method}-seed0" / name).is_file(), name

@@ -7,6 +7,7 @@ the report and the advice rules.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,8 +18,9 @@ from headstart.compare.report import text_table
 from headstart.data.imagedata import ImageData
 from headstart.recommend import advise
 from headstart.recommend.measure import bn_shift
-from tests.conftest import TINY, make_folder, tiny_config
+from tests.conftest import TINY, assert_tensorboard, make_folder, tiny_config
 from tests.report.browser import ink, render
+from tests.report.figures import assert_figures_have_sources
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,8 @@ def test_every_strategy_runs_with_the_same_epochs_and_seeds(compared):
     for r in rows.values():
         assert r["seeds"] == 2 and r["epochs"] == 2
         assert len(r["runs"]) == 2
+        for run in r["runs"]:  # each strategy's run is tracked like any run
+            assert_tensorboard(Path(run))
     assert rows["feature-extraction"]["trainable_params"] < rows["partial:1"]["trainable_params"]
     assert rows["scratch"]["trainable_params"] == rows["scratch"]["total_params"]
 
@@ -43,6 +47,9 @@ def test_every_strategy_runs_with_the_same_epochs_and_seeds(compared):
 def test_results_table_and_report(compared, tmp_path):
     d = compared.run_dir
     saved = json.loads((d / "results.json").read_text())
+    assert_figures_have_sources(d / "report.md")
+    for run in saved["rows"][0]["runs"]:
+        assert_figures_have_sources(Path(run) / "report.md")
     assert saved["winner"] == compared.winner["strategy"]
     assert saved["transfer_gap"] == pytest.approx(compared.transfer_gap())
     table = text_table(compared)
@@ -53,6 +60,25 @@ def test_results_table_and_report(compared, tmp_path):
     assert len(check["first_table"]) == 4 and check["winner_rows"] == 1
     assert check["images"] == 2 and check["images_rendered"] == 2
     assert ink(tmp_path / "shot.png") > 0.02
+
+
+def test_the_report_links_each_strategy_run_and_runs_lists_them_under_it(compared):
+    import re
+
+    from headstart.runs import find_runs
+
+    d = compared.run_dir
+    html = (d / "report.html").read_text()
+    links = re.findall(r"<a href='([^']+)'>", html)
+    assert len(links) == 6  # 3 strategies x 2 seeds
+    for link in links:
+        assert (d / link).is_file(), link  # relative to the report: the folder can move
+    rows = find_runs(d.parent.parent)
+    top = next(r for r in rows if r.path == str(d))
+    assert top.task == "compare" and len(top.children) == 6
+    kids = [r for r in rows if r.parent == str(d)]
+    assert {r.strategy for r in kids} == {"scratch", "feature-extraction", "partial:1"}
+    assert top.best_val_acc == max(r.best_val_acc for r in kids)
 
 
 def test_budget_stops_after_the_epoch_that_crosses_it(tmp_path):

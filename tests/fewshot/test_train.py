@@ -20,6 +20,7 @@ from headstart.fewshot import (
     verify,
 )
 from tests.conftest import CORE_FILES, TINY, assert_tensorboard, make_folder
+from tests.report.figures import assert_figures_have_sources
 
 COLOURS = {
     "red": (200, 30, 30),
@@ -87,6 +88,8 @@ def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, tiny_weig
     for name in CORE_FILES + ("curves.png", "fewshot_eval.json"):
         assert (res.run_dir / name).is_file(), name
     assert_tensorboard(res.run_dir)
+    assert_figures_have_sources(res.run_dir / "report.md")  # few-shot runs have a report too
+    assert "Few-shot evaluation" in (res.run_dir / "report.html").read_text()
     assert len(res.history) == 2 and {s.shots for s in res.scores} == {1}
     assert model.meta.classes == ["blue", "green", "red", "yellow"]
     if method == "siamese":

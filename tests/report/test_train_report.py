@@ -10,6 +10,7 @@ import pytest
 from headstart.classify.fit import fit
 from tests.conftest import tiny_config
 from tests.report.browser import ink, render
+from tests.report.figures import assert_figures_have_sources
 
 
 @pytest.mark.xdist_group("browser")
@@ -32,3 +33,4 @@ def test_train_report_renders_every_section(tiny_data, tmp_path):
     assert 4 in check["table_rows"]  # per-class table: header + 3 classes
     assert ink(tmp_path / "shot.png") > 0.02
     assert (run / "report.md").read_text().startswith("# headstart run")
+    assert_figures_have_sources(run / "report.md")

@@ -16,6 +16,7 @@ from text_helpers import tiny_text_config
 from headstart.errors import HeadstartError
 from headstart.text.compare import compare_text
 from headstart.text.config import STRATEGIES
+from tests.report.figures import assert_figures_have_sources
 
 
 def test_compare_writes_table_results_and_reports(
@@ -45,6 +46,7 @@ def test_compare_writes_table_results_and_reports(
     assert [r["strategy"] for r in data["rows"]] == list(STRATEGIES)
     assert data["settings"]["epochs"] == 1 and data["memory"]
     md = (out / "report.md").read_text()
+    assert_figures_have_sources(out / "report.md")
     assert "| strategy | trainable | % of model |" in md and "| lora |" in md
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html  # self-contained: the chart is inlined

@@ -23,6 +23,7 @@ from headstart.text.config import STRATEGIES
 from headstart.text.fit import TextJob, fit_text, load_data
 from headstart.text.model import build_classifier, load_pretrained
 from tests.conftest import assert_tensorboard
+from tests.report.figures import assert_figures_have_sources
 
 TEXTS = ["a superb and moving film", "dull, clumsy and tedious", "the cast was really great"]
 
@@ -84,6 +85,7 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     ):
         assert (run / name).is_file(), name
     assert_tensorboard(run)
+    assert_figures_have_sources(run / "report.md")
     meta = read_meta(run / "checkpoints" / "last.safetensors")
     assert meta.task == "text-classification" and meta.strategy == strategy
     assert meta.classes == ["fresh", "rotten"] and meta.model == {

@@ -1,0 +1,53 @@
+"""``headstart lr-find``: the learning-rate range test on a training set-up."""
+
+from __future__ import annotations
+
+import argparse
+
+from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.train import TRAIN_HELP
+from headstart.config import TrainConfig
+
+OPTIONS = (
+    "backbone", "weights", "strategy", "epochs", "batch_size", "head_lr", "lr_decay", "lr_min",
+    "weight_decay", "train_bn", "bn_stats", "augment", "head_hidden", "dropout",
+    "label_smoothing", "class_weights", "balanced_sampling", "partial_groups", "head_epochs",
+    "unfreeze_every", "seed", "precision", "val_fraction", "classes", "image_col", "label_col",
+    "skip_bad", "num_workers", "cache_dir", "out", "name", "device", "progress",
+)  # fmt: skip
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "lr-find",
+        help="the LR range test: which learning rate to train with",
+        description="Smith's LR range test (as fastai's lr_find) on the set-up train would build: "
+        "the LRs of what trains rise together, exponentially, keeping the plan's ratios; the "
+        "smoothed loss is recorded until it diverges. Prints the suggestions and writes "
+        "lr_find.png, .csv and .json to runs/lr-find/NAME/. `train --lr find` trains with it.",
+    )
+    p.add_argument("data", help="data folder, CSV/JSONL manifest or hf:NAME_OR_DIR")
+    p.add_argument("--config", help="YAML file of options; flags override it")
+    p.add_argument(
+        "--rule",
+        default="valley",
+        choices=("valley", "steep", "minimum"),
+        help="which suggestion --lr find and the summary use (default: valley, as fastai's)",
+    )
+    p.add_argument("--steps", type=int, default=100, help="steps of the ramp (default: 100)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
+    add_dataclass_options(p, TrainConfig, helps)
+    p.set_defaults(func=run_lr_find)
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from headstart.classify.lr_find import describe, lr_find_run
+
+    cfg = build_config(TrainConfig, args, data=args.data)
+    found = lr_find_run(args.data, cfg, args.rule, args.steps)
+    if args.json:
+        print_json({**found.to_dict(), "run_dir": str(found.run_dir)})
+    else:
+        print(describe(found))
+    return 0
