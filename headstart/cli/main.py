@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "embeddings",
     "fewshot",
     "zeroshot",
+    "export",
+    "serve",
 )
 
 DISTRIBUTED_COMMANDS = ("train",)  # the commands that run on many processes under torchrun
