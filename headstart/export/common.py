@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +44,9 @@ def write_model(
     path = folder / FP32_FILE[opts.format]
     if opts.format == "torchscript":
         export_torchscript(model, example, path)
-        loaded = torch.jit.load(str(path))
+        with warnings.catch_warnings():  # deprecated in favour of torch.export, still the way
+            warnings.simplefilter("ignore", FutureWarning)
+            loaded = torch.jit.load(str(path))
 
         def run_ts(feeds: dict[str, np.ndarray]) -> np.ndarray:
             with torch.no_grad():
