@@ -42,7 +42,20 @@ _API = {
     "make_plan": "headstart.strategies",
 }
 
-__all__ = sorted(_API)
+__all__ = [
+    "Checkpoint",
+    "ClassMap",
+    "FitResult",
+    "HeadstartError",
+    "ImageData",
+    "Plan",
+    "TrainConfig",
+    "export_dataset",
+    "fit",
+    "list_backbones",
+    "load_backbone",
+    "make_plan",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import make_folder, tiny_config
 from PIL import Image
+
+from tests.conftest import make_folder, tiny_config
 
 
 def tiny_run(root: Path) -> Path:

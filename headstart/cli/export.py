@@ -25,32 +25,22 @@ def add_export_options(p: argparse.ArgumentParser, inputs: str) -> None:
         help=f"labelled {inputs} to check the export on (default: the run's own data, "
         "validation split)",
     )
-    p.add_argument("--check-samples", type=int, default=d.check_samples, help="default: %(default)s")
-    p.add_argument(
-        "--calibration-samples",
-        type=int,
-        default=d.calibration_samples,
-        help="train images that calibrate int8 activation ranges (default: %(default)s)",
-    )
-    p.add_argument(
-        "--min-agreement",
-        type=float,
-        default=d.min_agreement,
-        help="fail below this top-1 agreement with PyTorch (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-abs-diff",
-        type=float,
-        default=d.max_abs_diff,
-        help="fail above this logit difference from PyTorch (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-int8-drop",
-        type=float,
-        default=d.max_int8_drop,
-        help="fail when int8 loses more accuracy points than this (default: %(default)s)",
-    )
-    p.add_argument("--opset", type=int, default=d.opset, help="ONNX opset (default: %(default)s)")
+    numbers = {
+        "check_samples": f"{inputs} the export is checked on",
+        "calibration_samples": "train images that calibrate int8 activation ranges",
+        "min_agreement": "fail below this top-1 agreement with PyTorch",
+        "max_abs_diff": "fail above this logit difference from PyTorch",
+        "max_int8_drop": "fail when int8 loses more accuracy points than this",
+        "opset": "ONNX opset",
+    }
+    for name, text in numbers.items():
+        default = getattr(d, name)
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            help=f"{text} (default: %(default)s)",
+        )
     p.add_argument("--force", action="store_true", help="replace an existing export folder")
 
 

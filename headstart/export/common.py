@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from headstart.versions import versions
 from headstart.export.check import accuracy_drop, parity, require_drop, require_parity
 from headstart.export.graph import embed_metadata, export_onnx, export_torchscript
 from headstart.export.options import ExportOptions
 from headstart.export.runtime import FORMAT, make_session
+from headstart.versions import versions
 
 T = TypeVar("T")
 Runner = Callable[[Any], np.ndarray]  # one prepared batch -> logits

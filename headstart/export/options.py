@@ -41,7 +41,6 @@ class ExportOptions:
             raise HeadstartError("--check-samples and --calibration-samples must be at least 1")
 
 
-
 def options_from(**values: Any) -> ExportOptions:
     """``ExportOptions`` from keyword values, ignoring the ones left unset (None)."""
     names = {f.name for f in dataclasses.fields(ExportOptions)}

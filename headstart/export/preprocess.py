@@ -70,10 +70,7 @@ def resize_crop(im: Image.Image, prep: dict[str, Any]) -> Image.Image:
     else:
         short = math.floor(h / pct)
         iw, ih = im.size
-        if iw <= ih:
-            size = (short, int(short * ih / iw))
-        else:
-            size = (int(short * iw / ih), short)
+        size = (short, int(short * ih / iw)) if iw <= ih else (int(short * iw / ih), short)
         im = im.resize(size, interp)
     iw, ih = im.size
     if iw < w or ih < h:  # only when crop_pct > 1: pad with black, as CenterCrop does

@@ -57,4 +57,3 @@ def quantize_text_model(fp32: Path, int8: Path) -> Path:
     """Dynamic int8 weights for the matrix multiplications of a transformer encoder."""
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     return int8
-

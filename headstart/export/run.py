@@ -28,6 +28,7 @@ from headstart.export.runtime import IMAGE_TASK, META_FILE, TEXT_TASK
 from headstart.export.text import build_text_export
 from headstart.io import write_json_atomic
 
+
 @dataclass
 class ExportResult:
     folder: Path

@@ -44,7 +44,8 @@ def plain_classifier(ckpt: TextCheckpoint) -> TextClassifier:
     strategy = ckpt.meta["strategy"]
     model = ckpt.model
     if strategy in MERGEABLE:
-        model = TextClassifier(model.encoder.merge_and_unload(), model.head)
+        peft_model: Any = model.encoder
+        model = TextClassifier(peft_model.merge_and_unload(), model.head)
     elif ckpt.meta.get("peft"):
         raise HeadstartError(
             f"a '{strategy}' run cannot be exported: its virtual tokens are not part of the "

@@ -94,7 +94,9 @@ async def _predict(
         prepared = await run_in_threadpool(_prepare_images, uploads, backend, limits)
         return [u.name for u in uploads], await batcher.submit(prepared)
     if kind != "application/json":
-        raise ApiError(415, f'send JSON {{"texts": [...]}} (application/json), not \'{kind or "none"}\'')
+        raise ApiError(
+            415, f"send JSON {{\"texts\": [...]}} (application/json), not '{kind or 'none'}'"
+        )
     texts = read_texts(await read_body(request, limits.max_request_bytes), limits)
     return texts, await batcher.submit(texts)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from headstart.classify.checkpoint import Checkpoint
 from headstart.engine.checkpoint import read_meta, resolve_checkpoint

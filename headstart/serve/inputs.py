@@ -5,7 +5,7 @@ with the status and the one-line reason the client gets."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,7 @@ def content_type(request: Request) -> str:
 async def read_uploads(request: Request, body: bytes, limits: Limits) -> list[Upload]:
     """The ``file`` parts of a multipart form, parsed from ``body`` in memory."""
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(Headers(scope=request.scope), stream(), max_files=limits.max_files)
@@ -75,7 +75,7 @@ async def read_uploads(request: Request, body: bytes, limits: Limits) -> list[Up
     except MultiPartException as err:
         status = 413 if "Too many files" in str(err) else 400
         raise ApiError(status, f"multipart form: {err}") from None
-    uploads = []
+    uploads: list[Upload] = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key != FIELD:
@@ -104,6 +104,7 @@ def read_texts(body: bytes, limits: Limits) -> list[str]:
             raise ApiError(400, f"text {i} is empty; give some words to classify")
         if len(t) > limits.max_text_chars:
             raise ApiError(
-                413, f"text {i} has {len(t):,} characters, over the limit of {limits.max_text_chars:,}"
+                413,
+                f"text {i} has {len(t):,} characters, over the limit of {limits.max_text_chars:,}",
             )
     return texts

@@ -76,7 +76,9 @@ def test_runtime_runs_without_pytorch(image_run: Path, image_export: Path) -> No
     assert [[c for c, _ in p] for p in got] == [[c for c, _ in p] for p in expected]
 
 
-def test_failed_check_fails_loudly_and_leaves_nothing(image_run: Path, tmp_path: Path, monkeypatch) -> None:
+def test_failed_check_fails_loudly_and_leaves_nothing(
+    image_run: Path, tmp_path: Path, monkeypatch
+) -> None:
     import headstart.export.common as common
 
     real = common.export_onnx

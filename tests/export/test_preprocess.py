@@ -35,7 +35,9 @@ def photo(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> Image.Imag
     return Image.fromarray(arr).convert(mode)
 
 
-@pytest.mark.parametrize("cfg", [LITE0, IMAGENET_BILINEAR, SQUASH], ids=["lite0", "bilinear", "squash"])
+@pytest.mark.parametrize(
+    "cfg", [LITE0, IMAGENET_BILINEAR, SQUASH], ids=["lite0", "bilinear", "squash"]
+)
 @pytest.mark.parametrize("size", [(28, 28), (640, 480), (300, 901), (225, 224)])
 def test_numpy_preprocessing_equals_the_eval_transform(cfg, size) -> None:
     im = photo(size)

@@ -93,8 +93,13 @@ def upload_in_browser(base: str, screenshot: Path | None = None) -> dict:
         ).stdout
         if screenshot is not None:
             subprocess.run(
-                [*cmd, "--virtual-time-budget=30000", "--window-size=900,700",
-                 f"--screenshot={screenshot}", f"{base}/_pick"],
+                [
+                    *cmd,
+                    "--virtual-time-budget=30000",
+                    "--window-size=900,700",
+                    f"--screenshot={screenshot}",
+                    f"{base}/_pick",
+                ],
                 capture_output=True,
                 timeout=120,
             )

@@ -91,7 +91,7 @@ def test_every_limit_is_a_clear_4xx_json_error(backend: Backend) -> None:
 
 def test_a_body_without_length_is_cut_at_the_limit(backend: Backend) -> None:
     def chunks():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
         for _ in range(40):
             yield b"\0" * 64 * 1024
 

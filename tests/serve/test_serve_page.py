@@ -16,12 +16,16 @@ from tests.serve.live import serving, upload_in_browser
 HOSTILE = "<img src=x onerror=document.title=1>.png"  # browsers escape '"' in file names
 
 
-def test_page_uploads_an_image_and_draws_the_api_answer_as_bars(image_export: Path, tmp_path: Path) -> None:
+def test_page_uploads_an_image_and_draws_the_api_answer_as_bars(
+    image_export: Path, tmp_path: Path
+) -> None:
     image = png_bytes(colour=(40, 50, 210))
     app = create_app(load_backend(image_export))
-    answer = TestClient(app).post(
-        "/predict", files=[("file", ("x.png", image, "image/png"))]
-    ).json()["predictions"][0]["top"]
+    answer = (
+        TestClient(app)
+        .post("/predict", files=[("file", ("x.png", image, "image/png"))])
+        .json()["predictions"][0]["top"]
+    )
     shot = tmp_path / "page.png"
     with serving(app, image, HOSTILE) as base:
         seen = upload_in_browser(base, shot)

@@ -64,7 +64,11 @@ def test_text_cli_export_and_serve_endpoints(tiny_bert, reviews_csv, tmp_path, c
     assert main(["text", "export", str(run_dir), "--out", str(tmp_path / "e")]) == 0
     assert "top-1 agreement 100.00% on 8 texts" in capsys.readouterr().out
     for source in (tmp_path / "e", run_dir):
-        c = TestClient(create_app(load_backend(source, precision="fp32"), Limits(max_texts=3, max_text_chars=500)))
+        c = TestClient(
+            create_app(
+                load_backend(source, precision="fp32"), Limits(max_texts=3, max_text_chars=500)
+            )
+        )
         r = c.post("/predict", json={"texts": TEXTS[:2]}, params={"top_k": 1})
         assert r.status_code == 200
         preds = r.json()["predictions"]
