@@ -8,6 +8,7 @@ choice for transformer encoders.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -37,9 +38,7 @@ class _Batches(CalibrationDataReader):
 
 def quantize_image_model(fp32: Path, int8: Path, calibration: Iterable[np.ndarray]) -> Path:
     """Static int8 (QDQ, per-channel weights, min-max activation ranges) from ``fp32``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+    with _prepared(fp32) as prepared:
         quantize_static(
             str(prepared),
             str(int8),
@@ -55,5 +54,16 @@ def quantize_image_model(fp32: Path, int8: Path, calibration: Iterable[np.ndarra
 
 def quantize_text_model(fp32: Path, int8: Path) -> Path:
     """Dynamic int8 weights for the matrix multiplications of a transformer encoder."""
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    with _prepared(fp32) as prepared:
+        quantize_dynamic(str(prepared), str(int8), weight_type=QuantType.QInt8)
     return int8
+
+
+@contextlib.contextmanager
+def _prepared(fp32: Path) -> Iterator[Path]:
+    """The graph after ONNX Runtime's pre-processing (shape inference, fusions), which its
+    quantizers expect."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+        yield prepared
