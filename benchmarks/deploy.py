@@ -51,7 +51,7 @@ def fmnist_export(dataset) -> Path:
         report=False,
     )
     run = fit(data, cfg).run_dir
-    export_run(run, ExportOptions(out=str(out), quantize="int8", force=True))
+    export_run(run, ExportOptions(out=str(out), data=data.root, quantize="int8", force=True))
     return out
 
 

@@ -82,5 +82,6 @@ def require_drop(p: Parity, max_drop: float) -> None:
         raise ExportCheckFailed(
             f"int8 check failed: accuracy drops {drop:.2f} points "
             f"({p.accuracy_reference:.4f} -> {p.accuracy:.4f}), over --max-int8-drop "
-            f"{max_drop:g}; export without --quantize, or calibrate on more images"
+            f"{max_drop:g}; export without --quantize, or accept the drop with a higher "
+            "--max-int8-drop"
         )
