@@ -51,7 +51,9 @@ def fmnist_export(dataset) -> Path:
         report=False,
     )
     run = fit(data, cfg).run_dir
-    export_run(run, ExportOptions(out=str(out), data=data.root, quantize="int8", force=True))
+    # Speed is what is measured here: the int8 top-1 agreement is reported, not enforced.
+    opts = ExportOptions(out=str(out), data=data.root, quantize="int8", max_int8_drop=100.0)
+    export_run(run, opts)
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from headstart.errors import HeadstartError
+from headstart.strategies.defaults import resolve_lrs
 from headstart.strategies.plan import PlanOptions
 
 
@@ -42,6 +43,7 @@ class TrainConfig:
     head_epochs: int = 1
     unfreeze_every: int = 1
     patience: int = 0  # early stopping on val accuracy; 0 = off
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     seed: int = 0
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     val_fraction: float = 0.2
@@ -69,14 +71,12 @@ class TrainConfig:
             unfreeze_every=self.unfreeze_every,
             train_bn=self.train_bn,
             bn_stats=self.bn_stats,
+            pretrained=self.weights != "random",
         )
 
     def resolved_lrs(self) -> tuple[float, float]:
-        """Defaults that work: the head learns fast; pretrained layers move gently."""
-        name = self.strategy.split(":")[0]
-        head_lr = self.head_lr if self.head_lr is not None else 3e-3
-        default_lr = 3e-3 if name == "scratch" else 5e-4
-        return (self.lr if self.lr is not None else default_lr), head_lr
+        """The flags if given, else the defaults of the strategy (``strategies/defaults.py``)."""
+        return resolve_lrs("image", self.strategy, self.lr, self.head_lr)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -98,7 +98,3 @@ def load_config(path: str | Path, cls: type = TrainConfig) -> dict[str, Any]:
     if unknown:
         raise HeadstartError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
     return {k.replace("-", "_"): v for k, v in raw.items()}
-
-
-def dump_config(cfg: Any) -> str:
-    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)

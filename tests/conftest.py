@@ -7,6 +7,8 @@ in tests marked ``slow``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,32 @@ def make_folder(
     return root
 
 
+# The files every run directory has, whatever the task.
+CORE_FILES = (
+    "config.yaml",
+    "metrics.csv",
+    "summary.json",
+    "checkpoints/best.safetensors",
+    "checkpoints/last.safetensors",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random ``test_efficientnet`` body saved as a local weights file: loaded with
+    ``--weights FILE`` it stands for pretrained weights (its batch-norm statistics are kept),
+    where ``--weights random`` has none to keep. Plumbing only: the weights are random."""
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = timm.create_model(TINY, pretrained=False)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_folder(tmp_path / "data")
@@ -72,3 +100,40 @@ def tiny_config(**kw):
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+@contextlib.contextmanager
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, epoch: int) -> Iterator[None]:
+    """Within the block, a run stops (KeyboardInterrupt, as Ctrl-C) right after writing the
+    checkpoints of ``epoch``."""
+    from headstart.engine.run import Recorder
+
+    original = Recorder.__call__
+
+    def interrupting(self, result, loop):  # noqa: ANN001
+        original(self, result, loop)
+        if result.epoch == epoch:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Recorder, "__call__", interrupting)
+        yield
+
+
+def assert_same_run(a: Path, b: Path, atol: float = 0.0) -> None:
+    """Two run directories trained the same: equal final weights (within ``atol``) and equal
+    metrics, epoch by epoch."""
+    import torch
+
+    from headstart.engine.checkpoint import read_tensors
+    from headstart.engine.rundir import read_csv
+
+    wa = read_tensors(a / "checkpoints" / "last.safetensors")
+    wb = read_tensors(b / "checkpoints" / "last.safetensors")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.allclose(wa[k].float(), wb[k].float(), atol=atol, rtol=0), k
+    rows_a, rows_b = read_csv(a / "metrics.csv"), read_csv(b / "metrics.csv")
+    assert len(rows_a) == len(rows_b)
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert [r[key] for r in rows_a] == [r[key] for r in rows_b], key

@@ -9,6 +9,7 @@ from typing import Any
 from headstart.errors import HeadstartError
 
 MAPS = ("tsne", "pca")
+METHODS = ("source-only", "dann")
 
 
 @dataclass
@@ -26,8 +27,8 @@ class AdaptConfig:
     train_groups: int = 0
     epochs: int = 30
     batch_size: int = 32  # per domain: a DANN step sees this many source and target images
-    lr: float = 1e-4  # top backbone group; lower groups get lr * lr_decay**k
-    head_lr: float = 3e-3  # bottleneck, classifier and discriminator
+    lr: float | None = None  # top backbone group; lower groups get lr * lr_decay**k; 1e-4
+    head_lr: float | None = None  # bottleneck, classifier and discriminator; 3e-3
     lr_decay: float = 0.7
     weight_decay: float = 0.01
     warmup_epochs: float = 0.0
@@ -36,10 +37,13 @@ class AdaptConfig:
     dropout: float = 0.5
     disc_hidden: int = 1024
     disc_layers: int = 2
+    disc_dropout: float = 0.5
     domain_weight: float = 1.0
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     gamma: float = 10.0  # coefficient schedule 2 / (1 + exp(-gamma p)) - 1
     coeff_max: float = 1.0
     seeds: list[int] = field(default_factory=lambda: [0])
+    methods: list[str] = field(default_factory=lambda: ["source-only", "dann"])
     val_fraction: float = 0.2
     monitor_target: bool = True
     map_method: str = "tsne"
@@ -59,6 +63,11 @@ class AdaptConfig:
             raise HeadstartError(f"--seeds {self.seeds}: give integers, e.g. 0,1,2") from None
         if not self.seeds:
             raise HeadstartError("--seeds is empty; give at least one seed, e.g. 0")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise HeadstartError(
+                f"--methods {','.join(self.methods)}: choose from {', '.join(METHODS)}"
+            )
         if self.map_method not in MAPS:
             raise HeadstartError(f"--map-method '{self.map_method}': choose {' or '.join(MAPS)}")
         for name in ("epochs", "batch_size", "bottleneck", "disc_hidden"):

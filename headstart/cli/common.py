@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from headstart.config import load_config
+from headstart.errors import HeadstartError
 
 
 def add_dataclass_options(
@@ -56,3 +57,18 @@ def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2))
+
+
+def resume_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``--resume`` may change: ``--epochs`` (to extend a finished run) and progress bars;
+    any other option given is refused (a resumed run keeps its own settings)."""
+    given = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("resume", "func", "command", "action", "data", "config") and v is not None
+    }
+    out = {k: given.pop(k) for k in ("epochs", "progress") if k in given}
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise HeadstartError(f"--resume continues a run with its own settings; drop {flags}")
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
 
 USAGE = """\
@@ -124,8 +124,11 @@ def _train_parser() -> argparse.ArgumentParser:
         "a Siamese network (contrastive loss), then compare with frozen "
         "prototypes on the same episodes.",
     )
-    p.add_argument("data", help="folder with train/ and val/ class folders")
+    p.add_argument("data", nargs="?", help="folder with train/ and val/ class folders")
     p.add_argument("--config", help="YAML file of options; flags override it")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP)
     return p
 
@@ -152,7 +155,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from headstart.embeddings.encoders import load_encoder
+    from headstart.encoders import load_encoder
     from headstart.fewshot import FewShotClassifier
 
     encoder = load_encoder(args.model, args.weights, args.device, args.precision)
@@ -168,7 +171,7 @@ def _run_classify(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from headstart.embeddings.encoders import load_encoder
+    from headstart.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
     encoders = [
@@ -199,8 +202,10 @@ def _run_train(args: argparse.Namespace) -> int:
     from headstart.fewshot import score_table, train_fewshot
     from headstart.fewshot.train import FewShotConfig
 
-    cfg = build_config(FewShotConfig, args, data=args.data)
-    result = train_fewshot(config=cfg)
+    if args.resume:
+        result = train_fewshot(resume=args.resume, **resume_options(args))
+    else:
+        result = train_fewshot(config=build_config(FewShotConfig, args, data=args.data))
     print(score_table(result.scores))
     if result.threshold is not None:
         print(f"verification threshold (distance): {result.threshold:.4f}")

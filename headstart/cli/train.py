@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
 from headstart.config import TrainConfig
 
 TRAIN_HELP = {
@@ -32,6 +32,7 @@ TRAIN_HELP = {
     "partial_groups": "partial: how many top layer groups train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
     "unfreeze_every": "progressive: epochs between two unfreezes",
+    "clip_grad": "clip the global gradient norm to this value (off when not given)",
     "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
     "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
@@ -58,7 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", nargs="?", help="folder with train/ and val/ (or class folders)")
     p.add_argument("--config", help="YAML file of options; flags override it")
     p.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
+        "a finished run to N epochs)",
     )
     add_dataclass_options(p, TrainConfig, TRAIN_HELP)
     p.set_defaults(func=run_train)
@@ -84,7 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
     from headstart.classify.fit import fit
 
     if args.resume:
-        fit(resume=args.resume, progress=getattr(args, "progress", True))
+        fit(resume=args.resume, **resume_options(args))
         return 0
     if not args.data and not args.config:
         raise SystemExit("headstart train: error: give a DATA folder (or --config with data:)")

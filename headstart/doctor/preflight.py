@@ -21,7 +21,6 @@ def preflight(
     data_config: dict[str, Any],
     model: TransferModel,
     plan: Plan,
-    groups: list[tuple[str, ...]],
     weight_decay: float = 0.0,
     balanced: bool = False,
     backbone: str = "",
@@ -41,16 +40,16 @@ def preflight(
     work = copy.deepcopy(model)
     milestones = plan.milestones()
     for epoch in [0, *milestones]:
-        apply_plan(work, plan, groups, epoch)
+        apply_plan(work, plan, epoch)
 
         def train_mode(m: Any, epoch: int = epoch) -> None:
-            set_train_mode(m, plan, groups, epoch)
+            set_train_mode(m, plan, epoch)
 
         out += run_checks(
             data_config=data_config,
             model=work,
             head=work.head,
-            optimizer=build_param_groups(work, plan, groups, epoch, weight_decay),
+            optimizer=build_param_groups(work, plan, epoch, weight_decay),
             train_mode=train_mode,
             pretrained=plan.pretrained,
             when=f"from epoch {epoch + 1}" if milestones else "",
@@ -59,8 +58,8 @@ def preflight(
 
 
 def check_training_setup(trainer: Any) -> list[Finding]:
-    """``preflight`` for a prepared trainer of ``headstart.classify.fit`` (its ``cfg``, ``data``,
-    ``backbone``, ``model``, ``plan`` and ``groups``), with the transforms it trains with."""
+    """``preflight`` for a prepared ``headstart.classify.fit.ImageJob`` (its ``cfg``, ``data``,
+    ``backbone``, ``model`` and ``plan``), with the transforms it trains with."""
     cfg, bb = trainer.cfg, trainer.backbone
     return preflight(
         trainer.data,
@@ -69,7 +68,6 @@ def check_training_setup(trainer: Any) -> list[Finding]:
         bb.data_config,
         trainer.model,
         trainer.plan,
-        trainer.groups,
         cfg.weight_decay,
         balanced=cfg.balanced_sampling or cfg.class_weights,
         backbone=bb.name,

@@ -60,17 +60,17 @@ def build_image_export(file: Path, opts: ExportOptions, folder: Path) -> dict[st
         "check": check,
     }
     source = {
-        "backbone": ckpt.meta["backbone"]["name"],
-        "weights": ckpt.meta["backbone"]["weights_source"],
-        "epoch": ckpt.meta.get("epoch"),
-        "metrics": ckpt.meta.get("metrics", {}),
+        "backbone": ckpt.meta.need("backbone", file, "name"),
+        "weights": (ckpt.meta.backbone or {}).get("weights_source"),
+        "epoch": ckpt.meta.epoch,
+        "metrics": ckpt.meta.metrics,
     }
     return finish_meta(meta, folder, opts, file, source)
 
 
 def check_data(ckpt: Checkpoint, data: str | None) -> tuple[ImageData, str]:
     """The labelled images to check on: ``data``, else the run's own data split as it was."""
-    cfg = ckpt.meta.get("config", {})
+    cfg = ckpt.meta.config
     root = data or cfg.get("data")
     if not root or not Path(root).is_dir():
         raise DataError(

@@ -57,7 +57,7 @@ def export_run(run: str | Path, options: ExportOptions | None = None) -> ExportR
     opts = options or ExportOptions()
     opts.validate()
     file = resolve_checkpoint(run, opts.which)
-    task = read_meta(file).get("task")
+    task = read_meta(file).task
     builders = {IMAGE_TASK: build_image_export, TEXT_TASK: build_text_export}
     if task not in builders:
         raise HeadstartError(f"{file} is a '{task}' checkpoint: export takes image or text runs")

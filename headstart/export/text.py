@@ -41,12 +41,12 @@ class TextLogits(nn.Module):
 
 def plain_classifier(ckpt: TextCheckpoint) -> TextClassifier:
     """The checkpoint's classifier with its adapter merged: a plain encoder and the head."""
-    strategy = ckpt.meta["strategy"]
+    strategy = ckpt.meta.strategy
     model = ckpt.model
     if strategy in MERGEABLE:
         peft_model: Any = model.encoder
         model = TextClassifier(peft_model.merge_and_unload(), model.head)
-    elif ckpt.meta.get("peft"):
+    elif ckpt.meta.peft:
         raise HeadstartError(
             f"a '{strategy}' run cannot be exported: its virtual tokens are not part of the "
             f"encoder's weights; export runs trained with frozen, full, {' or '.join(MERGEABLE)}"
@@ -82,10 +82,10 @@ def build_text_export(file: Path, opts: ExportOptions, folder: Path) -> dict[str
         "check": check,
     }
     source = {
-        "model": ckpt.meta["model"]["name"],
-        "strategy": ckpt.meta["strategy"],
-        "epoch": ckpt.meta.get("epoch"),
-        "metrics": ckpt.meta.get("metrics", {}),
+        "model": ckpt.meta.need("model", file, "name"),
+        "strategy": ckpt.meta.strategy,
+        "epoch": ckpt.meta.epoch,
+        "metrics": ckpt.meta.metrics,
     }
     return finish_meta(meta, folder, opts, file, source)
 
@@ -97,7 +97,7 @@ def save_tokenizer(ckpt: TextCheckpoint, folder: Path) -> dict[str, Any]:
         raise HeadstartError("export needs a fast (Rust) tokenizer with a tokenizer.json")
     tok.save_pretrained(str(folder))
     return {
-        "max_length": int(ckpt.meta["max_length"]),
+        "max_length": int(ckpt.meta.need("max_length", ckpt.path)),
         "padding_side": tok.padding_side,
         "truncation_side": tok.truncation_side,
         "pad_token": tok.pad_token,
@@ -107,7 +107,7 @@ def save_tokenizer(ckpt: TextCheckpoint, folder: Path) -> dict[str, Any]:
 
 def check_texts(ckpt: TextCheckpoint, data: str | None) -> tuple[list[str], list[int], str]:
     """Labelled texts to check on: ``data``, else the run's own validation split."""
-    cfg = dict(ckpt.meta.get("config", {}))
+    cfg = dict(ckpt.meta.config)
     if data:
         cfg.update(data=data, val=None)
     known = set(TextConfig.__dataclass_fields__)
@@ -131,7 +131,7 @@ def _check_batches(
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]]:
     """(PyTorch logits on the transformers tokenizer's ids, the export's feeds from the
     runtime's ``tokenizers`` ids, labels): the check covers tokenization too."""
-    max_length = int(ckpt.meta["max_length"])
+    max_length = int(ckpt.meta.need("max_length", ckpt.path))
     for i in range(0, len(picked), BATCH):
         texts = [t for t, _ in picked[i : i + BATCH]]
         enc = ckpt.tokenizer(

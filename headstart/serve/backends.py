@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from headstart.classify.checkpoint import Checkpoint
-from headstart.engine.checkpoint import read_meta, resolve_checkpoint
+from headstart.engine.checkpoint import CheckpointMeta, read_meta, resolve_checkpoint
 from headstart.engine.precision import autocast, channels_last, precision_name
 from headstart.errors import CheckpointError
 from headstart.export.preprocess import preprocessing_of, to_array
@@ -114,8 +114,10 @@ class TorchTextBackend(Backend):
         return _torch_info(self.ckpt.path, self.ckpt.meta, self.ckpt.device, self.ckpt.dtype)
 
 
-def _torch_info(path: Path, meta: dict, device: torch.device, dtype: Any) -> dict[str, Any]:
-    model = meta.get("backbone", {}).get("name") or meta.get("model", {}).get("name")
+def _torch_info(
+    path: Path, meta: CheckpointMeta, device: torch.device, dtype: Any
+) -> dict[str, Any]:
+    model = (meta.backbone or meta.model or {}).get("name")
     return {
         "engine": f"pytorch ({device}, {precision_name(dtype)})",
         "source": {"checkpoint": str(path.resolve()), "model": model},
@@ -141,6 +143,6 @@ def load_backend(
     if variant != "fp32":
         raise CheckpointError(f"--variant {variant} needs an export folder (headstart export)")
     torch.set_num_threads(threads or available_cpus())
-    if read_meta(file).get("task") == TEXT_TASK:
+    if read_meta(file).task == TEXT_TASK:
         return TorchTextBackend(TextCheckpoint.load(file, which, device, precision))
     return TorchImageBackend(Checkpoint.load(file, which, device, precision))

@@ -27,7 +27,8 @@ from headstart.engine.precision import resolve_device
 from headstart.engine.rundir import new_run_dir, read_csv
 from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic
-from headstart.text.config import STRATEGIES, TextConfig
+from headstart.strategies import parse_strategy
+from headstart.text.config import ALLOWED, STRATEGIES, TextConfig
 from headstart.text.measure import PeakMemory
 
 COLUMNS = (
@@ -181,12 +182,9 @@ def compare_text(
     cfg = dataclasses.replace(config or TextConfig(), **overrides)
     if data is not None:
         cfg.data = str(data)
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown or not strategies:
-        raise HeadstartError(
-            f"--strategies: unknown {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(STRATEGIES)}"
-        )
+    if not strategies:
+        raise HeadstartError(f"--strategies is empty; choose from {', '.join(STRATEGIES)}")
+    strategies = [str(parse_strategy(s).check(ALLOWED, "text classification")) for s in strategies]
     text_data = load_data(cfg)  # fail on bad data before the first run starts
     if resume is not None:
         out = Path(resume)

@@ -1,16 +1,20 @@
-"""Text classification settings: one dataclass (saved with every run) and per-strategy defaults.
+"""Text classification settings: one dataclass, saved with every run.
 
-Strategies, from cheapest to most expensive per step:
+Text runs speak the strategy vocabulary of every task (``headstart.strategies``), from cheapest
+to most expensive per step:
 
-- ``frozen``: the encoder never trains; mean-pooled embeddings are computed once (and cached
-  on disk) and only the new head trains on them.
+- ``feature-extraction`` (old name ``frozen``): the encoder never trains; mean-pooled
+  embeddings are computed once (and cached on disk) and only the new head trains on them.
 - ``prompt`` / ``prefix``: PEFT prompt tuning (virtual tokens prepended to the input
   embeddings) and prefix tuning (virtual keys/values in every attention layer).
 - ``ia3``: PEFT IA3, learned scaling vectors on keys, values and feed-forward outputs.
 - ``lora``: PEFT LoRA, low-rank updates of the attention projections.
+- ``partial:N``: the top N transformer layers train; ``progressive``: the head first, then
+  one layer more per epoch from the top (gradual unfreezing, as in ULMFiT).
 - ``full``: every encoder weight trains, at a small LR, with warmup.
 
-The new head always trains (at ``head_lr``) and is saved with the adapter.
+The new head always trains (at ``head_lr``) and is saved with what else trained. Default LRs
+are in ``headstart.strategies.defaults``.
 """
 
 from __future__ import annotations
@@ -20,23 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headstart.errors import HeadstartError
+from headstart.strategies import ADAPTERS, PlanOptions, parse_strategy, resolve_lrs
 
-STRATEGIES = ("frozen", "full", "lora", "ia3", "prompt", "prefix")
-ADAPTERS = ("lora", "ia3", "prompt", "prefix")
+# What a text encoder can do, in ``text compare``'s default order.
+STRATEGIES = ("feature-extraction", "full", "lora", "ia3", "prompt", "prefix")
+ALLOWED = (*STRATEGIES, "partial", "progressive")
 SCHEDULES = ("linear", "cosine", "constant")
 
-# LR of what trains inside the encoder (all weights for ``full``, the adapter otherwise) and
-# of the new head. Adapters with few parameters need much larger steps than full fine-tuning;
-# prompt/prefix tuning need the largest. Chosen on Rotten Tomatoes fresh vs rotten with
-# all-MiniLM-L6-v2 (README, "Text classification").
-DEFAULT_LRS: dict[str, tuple[float, float]] = {
-    "frozen": (0.0, 3e-3),
-    "full": (5e-5, 1e-3),
-    "lora": (2e-3, 2e-3),
-    "ia3": (1e-2, 2e-3),
-    "prompt": (3e-2, 2e-3),
-    "prefix": (1e-2, 2e-3),
-}
+__all__ = ["ADAPTERS", "ALLOWED", "SCHEDULES", "STRATEGIES", "TextConfig"]
 
 
 @dataclass
@@ -56,9 +51,13 @@ class TextConfig:
     group_by_length: bool = True  # batches of similar-length texts: less padding, faster
     lr: float | None = None  # encoder / adapter LR (default per strategy, DEFAULT_LRS)
     head_lr: float | None = None
+    lr_decay: float = 1.0  # layer-wise LR decay below the top layer (1.0: one LR for all)
+    partial_groups: int = 2  # partial: top transformer layers that train
+    head_epochs: int = 1  # progressive: head-only epochs before the first unfreeze
     weight_decay: float = 0.01
     warmup_epochs: float = 0.3
     schedule: str = "linear"
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     class_weights: bool = False
     dropout: float = 0.1
     lora_r: int = 8
@@ -76,11 +75,8 @@ class TextConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise HeadstartError(
-                f"--strategy '{self.strategy}' is not a text strategy; choose one of "
-                f"{', '.join(STRATEGIES)}"
-            )
+        strategy = parse_strategy(self.strategy).check(ALLOWED, "text classification")
+        self.strategy = str(strategy)  # the canonical name (``frozen`` is feature-extraction)
         if self.schedule not in SCHEDULES:
             raise HeadstartError(
                 f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
@@ -91,11 +87,22 @@ class TextConfig:
 
     def resolved_lrs(self) -> tuple[float, float]:
         """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""
-        lr, head_lr = DEFAULT_LRS[self.strategy]
-        return (
-            self.lr if self.lr is not None else lr,
-            self.head_lr if self.head_lr is not None else head_lr,
+        return resolve_lrs("text", self.strategy, self.lr, self.head_lr)
+
+    def plan_options(self) -> PlanOptions:
+        lr, head_lr = self.resolved_lrs()
+        return PlanOptions(
+            lr=lr,
+            head_lr=head_lr,
+            lr_decay=self.lr_decay,
+            partial_groups=self.partial_groups,
+            head_epochs=self.head_epochs,
+            batch_norm=False,  # transformer encoders normalise with LayerNorm
         )
+
+    @property
+    def adapter(self) -> bool:
+        return self.strategy in ADAPTERS
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

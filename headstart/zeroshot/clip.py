@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import transforms as T
 
+from headstart.backbones import fingerprint
 from headstart.embeddings.encoders import ModuleEncoder
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import BackboneError
@@ -124,8 +125,6 @@ def load_clip(name: str) -> tuple[Any, Any, Any]:
 
 def clip_encoder(name: str, device: str = "auto", precision: str = "auto") -> ModuleEncoder:
     """The image tower of CLIP ``name`` as an encoder whose ``text`` side embeds labels."""
-    from headstart.backbones import fingerprint
-
     model, tokenizer, processor = load_clip(name)
     dev = resolve_device(device)
     model.to(dev)

@@ -25,8 +25,12 @@ def lite0_export(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("lite0")
     data = export_dataset("fashion-mnist", root / "fm", 20, 10, seed=0)
     cfg = TrainConfig(
-        strategy="feature-extraction", epochs=3, out=str(root / "runs"), progress=False,
-        report=False, cache_dir=str(root / "cache"),
+        strategy="feature-extraction",
+        epochs=3,
+        out=str(root / "runs"),
+        progress=False,
+        report=False,
+        cache_dir=str(root / "cache"),
     )
     run = fit(data, cfg).run_dir
     opts = ExportOptions(quantize="int8", calibration_samples=100, max_int8_drop=10.0)
