@@ -58,8 +58,12 @@ def fmnist_export(dataset) -> Path:
 
 
 def _rate(fn, x: np.ndarray, batch: int, seconds: float = 8.0) -> float:
-    """Images per second of ``fn`` on batches of ``x`` (after one warm-up call)."""
-    fn(x[:batch])
+    """Images per second of ``fn`` on batches of ``x``, after 2 s (and 3 calls) of warm-up:
+    PyTorch's first calls at a new batch size run several times slower than the later ones."""
+    start, calls = time.perf_counter(), 0
+    while calls < 3 or time.perf_counter() - start < 2.0:
+        fn(x[:batch])
+        calls += 1
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         i = (n * batch) % (len(x) - batch + 1)
