@@ -135,6 +135,10 @@ def load_backend(
 ) -> Backend:
     """An export folder -> ONNX Runtime; a run directory or checkpoint -> PyTorch."""
     p = Path(path)
+    if not p.exists():
+        raise CheckpointError(
+            f"{p} not found: give an export folder (headstart export RUN) or a run directory"
+        )
     if (p / META_FILE).is_file():
         if "torchscript" in read_export_meta(p).get("exporter", {}).get("format", ""):
             raise CheckpointError(f"{p} is a TorchScript export: serve an ONNX export or the run")

@@ -160,6 +160,15 @@ def test_concurrent_requests_share_model_runs(backend: Backend) -> None:
         assert np.allclose(got, [t["prob"] for t in alone["predictions"][0]["top"]], atol=1e-5)
 
 
+def test_serve_refuses_what_it_cannot_serve(image_export: Path, tmp_path: Path, capsys) -> None:
+    from headstart.cli.main import main
+
+    assert main(["serve", str(tmp_path / "nothing")]) == 2
+    assert "give an export folder" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path)]) == 2  # a folder that is neither
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
 def test_limits_must_be_positive() -> None:
     from headstart.errors import HeadstartError
 
