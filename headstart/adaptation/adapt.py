@@ -12,6 +12,7 @@ and the report. ``resume`` continues the models that did not finish and keeps th
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,10 @@ def adapt(
     """
     if resume is not None:
         cfg, run_dir = _stored_config(Path(resume), **overrides), Path(resume)
+        done = _finished(run_dir, cfg)
+        if done is not None:
+            print(f"{run_dir} finished every model; nothing to do")
+            return done
     else:
         cfg = dataclasses.replace(config or AdaptConfig(), **overrides)
         run_dir = None
@@ -103,6 +108,27 @@ def _train(job: MethodJob, run_dir: Path) -> MethodResult:
 
 def _result(job: MethodJob, outcome: engine.Outcome) -> MethodResult:
     return job.result if hasattr(job, "result") else job.measure(outcome)
+
+
+def _finished(run_dir: Path, cfg: AdaptConfig) -> AdaptResult | None:
+    """The results of an adaptation run whose models all finished and whose report was
+    written, read back (nothing is recomputed); None if anything is left to do."""
+    results = run_dir / "results.json"
+    subs = [run_dir / "runs" / f"{m}-seed{s}" for s in cfg.seeds for m in cfg.methods]
+    last = [sub / "checkpoints" / "last.safetensors" for sub in subs]
+    if not results.is_file() or not all(f.is_file() for f in last):
+        return None
+    if not all(engine.Stored.open(sub).finished() for sub in subs):
+        return None
+    saved = json.loads(results.read_text(encoding="utf-8"))
+    runs = [
+        MethodResult(**{**r, "history": engine.Stored.open(sub).meta.history})
+        for r, sub in zip(saved["runs"], subs)
+    ]
+    return AdaptResult(
+        run_dir, runs, saved["summary"], saved["pretrained_pad"], saved["pretrained_pad_2d"],
+        saved.get("plan"),
+    )  # fmt: skip
 
 
 def _stored_config(run_dir: Path, **overrides: Any) -> AdaptConfig:

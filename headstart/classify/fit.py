@@ -104,6 +104,8 @@ def fit(
         if not cfg.data:
             raise HeadstartError("no data given: pass a data folder")
         data = ImageData.from_folder(cfg.data, cfg.val_fraction, cfg.seed, cfg.classes)
+    elif not cfg.data and data.root:
+        cfg.data = str(data.root)  # config.yaml names the folder: --resume and --config need it
     name = cfg.name or f"{Path(cfg.data or 'data').name}-{cfg.strategy.replace(':', '')}"
     if cfg.strategy == "auto":
         cfg = _resolve_auto(cfg, data)

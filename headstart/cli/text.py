@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.common import (
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.cli.export import add_export_options, run_export
 from headstart.text.config import STRATEGIES, TextConfig
 
@@ -111,6 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top-k", type=int, default=2)
     p.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
 
@@ -165,7 +172,8 @@ def run_predict(args: argparse.Namespace) -> int:
         texts.extend(read_lines(f))
     if not texts:
         raise DataError("no texts given: pass texts as arguments or --file FILE")
-    preds = TextCheckpoint.load(args.checkpoint, args.which).predict(texts, args.top_k)
+    ckpt = TextCheckpoint.load(args.checkpoint, args.which, args.device, args.precision)
+    preds = ckpt.predict(texts, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])
         return 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.common import (
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.config import TrainConfig
 
 TRAIN_HELP = {
@@ -72,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
     e.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=run_evaluate)
 
@@ -80,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--top-k", type=int, default=3)
     r.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(r)
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=run_predict)
 
@@ -100,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     ev = ckpt.evaluate(Path(args.data), args.split)
     if args.json:
         print_json(
@@ -131,7 +139,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     preds = ckpt.predict(args.images, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])

@@ -9,9 +9,15 @@ from headstart.backbones.model import TransferModel
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
 from headstart.doctor.checks import run_checks
-from headstart.doctor.finding import Finding, unique
+from headstart.doctor.finding import Finding, unique, warning
 from headstart.doctor.preprocessing import Transform
-from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+from headstart.strategies import (
+    Plan,
+    apply_plan,
+    build_param_groups,
+    parse_strategy,
+    set_train_mode,
+)
 
 
 def preflight(
@@ -61,7 +67,7 @@ def check_training_setup(trainer: Any) -> list[Finding]:
     """``preflight`` for a prepared ``headstart.classify.fit.ImageJob`` (its ``cfg``, ``data``,
     ``backbone``, ``model`` and ``plan``), with the transforms it trains with."""
     cfg, bb = trainer.cfg, trainer.backbone
-    return preflight(
+    return check_weights(cfg.weights, cfg.strategy) + preflight(
         trainer.data,
         train_transform(bb.data_config, cfg.augment),
         eval_transform(bb.data_config),
@@ -72,3 +78,18 @@ def check_training_setup(trainer: Any) -> list[Finding]:
         balanced=cfg.balanced_sampling or cfg.class_weights,
         backbone=bb.name,
     )
+
+
+def check_weights(weights: str, strategy: str) -> list[Finding]:
+    """``--weights random`` with a strategy that transfers: there is nothing to transfer."""
+    if weights != "random" or not parse_strategy(strategy).pretrained:
+        return []
+    return [
+        warning(
+            "random-weights",
+            f"--weights random with --strategy {strategy}: the backbone starts from random "
+            "weights, so nothing pretrained is transferred (its batch-norm statistics are "
+            "re-estimated where it trains; frozen layers keep random features); use "
+            "--strategy scratch for the from-scratch baseline, or pretrained weights",
+        )
+    ]

@@ -14,6 +14,7 @@ from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.index import VectorIndex
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
+from headstart.io import write_atomic
 
 
 @dataclass
@@ -91,8 +92,6 @@ def contact_sheet(path: str | Path, results: Sequence[QueryResult], thumb: int =
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from headstart.io import write_atomic
 
     cols = 1 + max((len(r.hits) for r in results), default=0)
     fig, axes = plt.subplots(

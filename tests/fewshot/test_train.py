@@ -121,3 +121,16 @@ def load_encoder_for(run: Path):
 def test_unknown_method_is_refused(data):
     with pytest.raises(HeadstartError, match="--method"):
         train_fewshot(data, method="maml", **FAST)
+
+
+def test_fewshot_resume_matches_an_uninterrupted_run(data, tmp_path, tiny_weights, monkeypatch):
+    from tests.conftest import assert_same_run, interrupt_after
+
+    settings = {**FAST, "weights": str(tiny_weights), "epochs": 3, "out": str(tmp_path)}
+    straight = train_fewshot(data, method="siamese", name="straight", **settings)
+    with interrupt_after(monkeypatch, 1), pytest.raises(KeyboardInterrupt):
+        train_fewshot(data, method="siamese", name="cut", **settings)
+    resumed = train_fewshot(resume=tmp_path / "fewshot" / "cut", progress=False)
+    assert_same_run(straight.run_dir, resumed.run_dir)
+    assert resumed.threshold == straight.threshold
+    assert [s.mean for s in resumed.scores] == [s.mean for s in straight.scores]
