@@ -20,6 +20,7 @@ LAZY_OK = {
     "peft",
     "sklearn",
     "tensorboard",
+    "tokenizers",  # the export runtime: text exports only
     "torchvision",
     "transformers",
     "umap",

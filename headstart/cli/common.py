@@ -72,3 +72,16 @@ def resume_options(args: argparse.Namespace) -> dict[str, Any]:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
         raise HeadstartError(f"--resume continues a run with its own settings; drop {flags}")
     return out
+
+
+def add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--device`` of commands that run a trained model."""
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        help="auto: the precision the run trained and validated with (default: auto)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)"
+    )

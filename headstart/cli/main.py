@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "embeddings",
     "fewshot",
     "zeroshot",
+    "export",
+    "serve",
     "runs",
     "lr_find",
 )

@@ -1,10 +1,17 @@
-"""``headstart text train | compare | predict``: text classification with a pretrained encoder."""
+"""``headstart text train | compare | predict | export``: text classification with a pretrained encoder."""
 
 from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.common import (
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
+from headstart.cli.export import add_export_options, run_export
 from headstart.cli.options import TRACKING_HELP
 from headstart.text.config import STRATEGIES, TextConfig
 
@@ -120,8 +127,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top-k", type=int, default=2)
     p.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
+
+    e = tsub.add_parser(
+        "export",
+        help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
+        description="Export a frozen, full, LoRA or IA3 text run: encoder (adapter merged), "
+        "mean pooling and head as one graph taking input_ids and attention_mask, the "
+        "tokenizer files and headstart-export.json. Checked against PyTorch on the run's "
+        "validation texts; nothing is written when the check fails.",
+    )
+    add_export_options(e, "texts")
+    e.set_defaults(func=run_export)
 
 
 def _config(args: argparse.Namespace) -> TextConfig:
@@ -163,7 +182,8 @@ def run_predict(args: argparse.Namespace) -> int:
         texts.extend(read_lines(f))
     if not texts:
         raise DataError("no texts given: pass texts as arguments or --file FILE")
-    preds = TextCheckpoint.load(args.checkpoint, args.which).predict(texts, args.top_k)
+    ckpt = TextCheckpoint.load(args.checkpoint, args.which, args.device, args.precision)
+    preds = ckpt.predict(texts, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])
         return 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.common import (
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.cli.options import TRACKING_HELP
 from headstart.config import TrainConfig
 
@@ -95,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
     e.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--tta", action="store_true", help=TTA_HELP)
     e.set_defaults(func=run_evaluate)
@@ -104,6 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("images", nargs="+", help="image files or folders")
     r.add_argument("--top-k", type=int, default=3)
     r.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(r)
     r.add_argument("--json", action="store_true", help="print JSON")
     r.add_argument("--tta", action="store_true", help=TTA_HELP)
     r.set_defaults(func=run_predict)
@@ -135,7 +143,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     ev = ckpt.evaluate(Path(args.data), args.split, tta=args.tta)
     if args.json:
         print_json(
@@ -166,7 +174,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     preds = ckpt.predict(args.images, args.top_k, tta=args.tta)
     if args.json:
         print_json([p.to_dict() for p in preds])

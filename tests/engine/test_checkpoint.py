@@ -170,3 +170,26 @@ def test_evaluate_uses_the_precision_the_run_trained_with(run, tiny_data):
         float(last["val_acc"]), abs=1e-6
     )
     assert Checkpoint.load(run, "last", precision="bf16").dtype == torch.bfloat16
+
+
+def test_evaluate_command_reproduces_the_runs_val_accuracy(run, tiny_data, capsys):
+    """``headstart evaluate`` defaults to the run's precision; --precision/--device exist."""
+    import json
+
+    from headstart.cli.main import main
+    from headstart.engine.rundir import read_csv
+
+    best = max(float(r["val_acc"]) for r in read_csv(run / "metrics.csv"))
+    assert main(["evaluate", str(run), str(tiny_data), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(best, abs=1e-6)
+    args = [
+        "evaluate",
+        str(run),
+        str(tiny_data),
+        "--json",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+    ]
+    assert main(args) == 0
