@@ -27,7 +27,7 @@ class TrainConfig:
     lr: float | str | None = None  # backbone top-group LR (default per strategy); "find": lr-find
     head_lr: float | None = None
     lr_rule: str = (
-        "valley"  # --lr find: which suggestion of the range test (valley | steep | minimum)
+        "steep"  # --lr find: which suggestion of the range test (steep | valley | minimum)
     )
     lr_decay: float = 0.7
     lr_min: float | None = None

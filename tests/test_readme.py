@@ -5,10 +5,12 @@ small data in a scratch folder.
   ``&&`` split) runs through the CLI and must exit 0; other lines (``python benchmarks/...``,
   ``make``) are left to their own checks. Sizes are made small by ``HEADSTART_OVERRIDES``
   (``SMALL`` below), the documented override of every command's options, not by editing the
-  commands.
+  commands. A ``datasets export`` to a folder that already exists is not repeated (the README
+  exports the same data in two places).
 - ``python`` blocks run as written.
 - A block after ``<!-- readme-test: skip (why) -->`` is not run; after
-  ``<!-- readme-test: skip-lines PATTERN (why) -->`` its lines holding PATTERN are not.
+  ``<!-- readme-test: skip-lines PATTERN (why) -->`` its lines holding PATTERN are not; after
+  ``<!-- readme-test: later (why) -->`` it runs after the next block that is not marked so.
 - The files the commands name (``shoe.png``, ``photos/``, ``support/``, ...) are made here from
   the exported images and scikit-image's sample photos.
 
@@ -32,45 +34,60 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # HEADSTART_OVERRIDES for the test: the smallest sizes that still exercise every path.
 SMALL = {
     "epochs": 1,
-    "train_per_class": 6,
-    "val_per_class": 3,
+    "train_per_class": 10,  # few-shot episodes take 5 shots + 5 queries of a class
+    "val_per_class": 8,
     "datasets export:train": 60,
     "datasets export:val": 30,
     "seeds": "0",
-    "episodes": 5,
-    "eval_episodes": 5,
-    "val_episodes": 2,
-    "steps": 2,
     "map_points": 60,
+    "lr-find:steps": 20,
     "text compare:strategies": ["feature-extraction", "lora"],
     "text compare:in_process": True,
+    "fewshot eval:episodes": 5,
+    "fewshot eval:queries": 2,
+    "fewshot train:steps": 2,
+    "fewshot train:queries": 2,
+    "fewshot train:val_episodes": 2,
+    "fewshot train:eval_episodes": 5,
+    "fewshot train:eval_queries": 2,
 }
 
-MARK = re.compile(r"<!-- readme-test: (skip|skip-lines) (.*?) -->")
+MARK = re.compile(r"<!-- readme-test: (skip-lines|skip|later) ?(.*?) -->")
 
 
 def blocks() -> list[tuple[int, str, str, str]]:
-    """(line, language, code, marker) of every fenced block of the README."""
+    """(line, language, code, markers) of every fenced block of the README, in the order they
+    run (blocks marked ``later`` run after the next block that is not)."""
     text = README.read_text(encoding="utf-8")
-    out, marker = [], ""
+    out, markers = [], ""
     for m in re.finditer(r"(<!-- readme-test: .*? -->)|```(\w+)\n(.*?)```", text, re.S):
         if m.group(1):
-            marker = m.group(1)
+            markers += m.group(1)
             continue
-        out.append((text[: m.start()].count("\n") + 1, m.group(2), m.group(3), marker))
-        marker = ""
-    return out
+        out.append((text[: m.start()].count("\n") + 1, m.group(2), m.group(3), markers))
+        markers = ""
+    ordered, pending = [], []
+    for block in out:  # blocks marked later wait for the next block that is not
+        if "readme-test: later" in block[3]:
+            pending.append(block)
+        else:
+            ordered += [block, *pending]
+            pending = []
+    return ordered + pending
 
 
-def commands(code: str, marker: str) -> list[str]:
+def _marks(markers: str, kind: str) -> list[str]:
+    return [m.group(2) for m in MARK.finditer(markers) if m.group(1) == kind]
+
+
+def commands(code: str, markers: str) -> list[str]:
     """The ``headstart`` commands of a bash block."""
-    skip = MARK.match(marker)
-    pattern = skip.group(2).split(" ")[0] if skip and skip.group(1) == "skip-lines" else None
+    patterns = [m.split(" (")[0] for m in _marks(markers, "skip-lines")]
     joined = re.sub(r"\\\n\s*", " ", code)
     out = []
     for line in joined.splitlines():
         line = re.sub(r"\s+#.*$", "", line).strip()
-        if not line or line.startswith("#") or (pattern and pattern in line):
+        if not line or line.startswith("#") or any(p in line for p in patterns):
             continue
         out += [part.strip() for part in line.split("&&") if part.strip().startswith("headstart")]
     return out
@@ -127,13 +144,15 @@ def test_every_block_is_bash_or_python():
 @pytest.mark.xdist_group("readme")
 @pytest.mark.parametrize("line,lang,code,marker", CASES, ids=[f"line{c[0]}" for c in CASES])
 def test_readme_block_runs(workspace, line, lang, code, marker, capsys):
-    if MARK.match(marker) and MARK.match(marker).group(1) == "skip":
-        pytest.skip(marker)
+    if _marks(marker, "skip"):
+        pytest.skip(_marks(marker, "skip")[0])
     if lang == "python":
         exec(compile(code, f"README.md:{line}", "exec"), {})  # noqa: S102 - our own document
         return
     for cmd in commands(code, marker):
         argv = shlex.split(cmd)[1:]
+        if argv[:2] == ["datasets", "export"] and Path(argv[3]).exists():
+            continue  # the README exports the same data in two places: once is enough
         status = main(argv)
         assert status == 0, (
             f"README.md:{line}: `{cmd}` exited {status}\n{capsys.readouterr().err[-2000:]}"

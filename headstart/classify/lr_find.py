@@ -27,7 +27,7 @@ from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic, write_text_atomic
 from headstart.report.plots import plot_lr_find
 
-RULES = ("valley", "steep", "minimum")
+RULES = ("steep", "valley", "minimum")
 
 
 @dataclass
@@ -78,7 +78,7 @@ def reference_group(job: ImageJob, epoch: int) -> str:
 
 
 def find_lr(
-    data: Any, config: TrainConfig, rule: str = "valley", steps: int = 100, **kw: Any
+    data: Any, config: TrainConfig, rule: str = "steep", steps: int = 100, **kw: Any
 ) -> LRFind:
     """Build ``config``'s image job on ``data`` and run the range test on its last phase."""
     if rule not in RULES:
@@ -95,7 +95,7 @@ def find_lr(
     return LRFind(test, rule, lr * factor, head_lr * factor)
 
 
-def lr_find_run(data: Any, config: TrainConfig, rule: str = "valley", steps: int = 100) -> LRFind:
+def lr_find_run(data: Any, config: TrainConfig, rule: str = "steep", steps: int = 100) -> LRFind:
     """``headstart lr-find``: the test and its files in ``runs/lr-find/NAME/``."""
     found = find_lr(data, config, rule, steps)
     name = config.name or f"{Path(config.data or 'data').name}-{config.strategy.replace(':', '')}"

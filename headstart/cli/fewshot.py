@@ -6,7 +6,7 @@ import argparse
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.options import TRACKING_HELP, apply_overrides
 
 USAGE = """\
 headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
@@ -149,10 +149,11 @@ def _names(text: str) -> list[str]:
 
 
 def run_fewshot(args: argparse.Namespace) -> int:
-    if args.target == "eval":
-        return _run_eval(_eval_parser().parse_args(args.rest))
-    if args.target == "train":
-        return _run_train(_train_parser().parse_args(args.rest))
+    if args.target in ("eval", "train"):
+        parser = _eval_parser() if args.target == "eval" else _train_parser()
+        ns = parser.parse_args(args.rest)
+        apply_overrides(ns, f"fewshot {args.target}")
+        return _run_eval(ns) if args.target == "eval" else _run_train(ns)
     return _run_classify(_classify_parser().parse_args([args.target, *args.rest]))
 
 

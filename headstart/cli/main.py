@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 
+from headstart.cli.options import apply_overrides
 from headstart.engine import distributed
 from headstart.errors import HeadstartError
 
@@ -47,26 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     print(f"headstart: warning: {message}", file=sys.stderr)
-
-
-def apply_overrides(args: argparse.Namespace, command: str) -> None:
-    """``HEADSTART_OVERRIDES``: a JSON object of option values that replace the options of
-    every command, e.g. ``{"epochs": 1, "train_per_class": 4, "datasets export:val": 20}``
-    (a ``COMMAND:`` prefix limits one to that command). It runs documented commands at a small
-    size without editing them: the README's test does this."""
-    raw = os.environ.get("HEADSTART_OVERRIDES")
-    if not raw:
-        return
-    try:
-        values = json.loads(raw)
-    except json.JSONDecodeError:
-        values = None
-    if not isinstance(values, dict):
-        raise HeadstartError('HEADSTART_OVERRIDES must be a JSON object, e.g. {"epochs": 1}')
-    for key, value in values.items():
-        scope, _, name = key.rpartition(":")
-        if not scope or scope == command:
-            setattr(args, name.replace("-", "_"), value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

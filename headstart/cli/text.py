@@ -59,6 +59,9 @@ TEXT_HELP = {
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
 
 
+DATA_HELP = "labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "text", help="text classification: feature extraction, full, LoRA, IA3, prompt, prefix"
@@ -70,11 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fine-tune a pretrained encoder on labelled texts",
         description="Train a text classifier from a CSV, TSV or JSONL file.",
     )
-    tr.add_argument(
-        "data",
-        nargs="?",
-        help="labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)",
-    )
+    tr.add_argument("data", nargs="?", help=DATA_HELP)
     tr.add_argument("--config", help="YAML file of options; flags override it")
     tr.add_argument(
         "--resume",
@@ -92,11 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "batch size, max length and seed (each at its own default LRs); print "
         "and write the table and the report.",
     )
-    c.add_argument(
-        "data",
-        nargs="?",
-        help="labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)",
-    )
+    c.add_argument("data", nargs="?", help=DATA_HELP)
     c.add_argument("--config", help="YAML file of options; flags override it")
     c.add_argument(
         "--strategies",

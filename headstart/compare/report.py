@@ -162,7 +162,8 @@ def time_ratio(seconds: float, base: float) -> str:
     return f"{word} {ratio:.1f}x the wall time ({seconds:.0f}s against {base:.0f}s)"
 
 
-def write_compare_report(result: CompareResult) -> None:
+def _plots(result: CompareResult) -> tuple[Path, Path]:
+    """Validation accuracy per epoch, and against wall time (ending at the table's times)."""
     d = result.run_dir
     series_epoch = {}
     series_time = {}
@@ -171,23 +172,22 @@ def write_compare_report(result: CompareResult) -> None:
             continue
         acc, secs = mean_curve(r["curves"], "val_acc"), mean_curve(r["curves"], "elapsed_s")
         series_epoch[r["strategy"]] = (list(range(1, len(acc) + 1)), acc)
-        series_time[r["strategy"]] = (secs, acc)  # ends at the table's wall time
+        series_time[r["strategy"]] = (secs, acc)
+    seeds = " (mean over seeds)" if len(result.config.get("seeds", [])) > 1 else ""
     acc_png = plot_lines(
-        d / "val_accuracy.png",
-        series_epoch,
-        "validation accuracy per epoch"
-        + (" (mean over seeds)" if len(result.config.get("seeds", [])) > 1 else ""),
-        "epoch",
-        "val accuracy",
-        integer_x=True,
-    )
+        d / "val_accuracy.png", series_epoch, "validation accuracy per epoch" + seeds, "epoch",
+        "val accuracy", integer_x=True,
+    )  # fmt: skip
     time_png = plot_lines(
-        d / "accuracy_vs_time.png",
-        series_time,
-        "accuracy against wall time",
-        "seconds",
-        "val accuracy",
-    )
+        d / "accuracy_vs_time.png", series_time, "accuracy against wall time" + seeds,
+        "seconds", "val accuracy",
+    )  # fmt: skip
+    return acc_png, time_png
+
+
+def write_compare_report(result: CompareResult) -> None:
+    d = result.run_dir
+    acc_png, time_png = _plots(result)
     facts: dict[str, float] = {}
     lines = explain(result, facts)
     write_json_atomic(

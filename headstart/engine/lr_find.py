@@ -6,9 +6,10 @@ stay as planned) over ``steps`` training steps. The loss is smoothed (exponentia
 average with bias correction); the test stops when it diverges (the smoothed loss above
 ``diverge`` times its minimum) and the weights are restored afterwards. Suggestions:
 
-- ``valley`` (the default, as fastai's): the LR a third of the way into the longest stretch
+- ``valley`` (fastai's default): the LR a third of the way into the longest stretch
   over which the smoothed loss keeps falling;
-- ``steep``: the LR where the smoothed loss falls fastest (per log LR);
+- ``steep`` (headstart's default, ``--lr-rule``): the LR where the smoothed loss falls fastest
+  (per log LR);
 - ``minimum``: a tenth of the LR at the lowest smoothed loss.
 """
 
@@ -59,7 +60,7 @@ class RangeTest:
             "minimum": float(lrs[int(np.argmin(loss))] / 10),
         }
 
-    def factor(self, rule: str = "valley") -> float:
+    def factor(self, rule: str = "steep") -> float:
         """What the plan's LRs are multiplied by for the suggestion of ``rule``."""
         return self.suggestions()[rule] / self.base_lrs[self.reference]
 

@@ -97,6 +97,6 @@ def test_lr_find_writes_its_plot_and_train_lr_find_keeps_the_plan_ratios(
     assert main(args) == 0
     run = tmp_path / "train" / "found"
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert isinstance(config["lr"], float) and config["extra"]["lr_find"]["rule"] == "valley"
+    assert isinstance(config["lr"], float) and config["extra"]["lr_find"]["rule"] == "steep"
     assert config["head_lr"] / config["lr"] == pytest.approx(3e-3 / 5e-4)
     assert (run / "lr_find.png").is_file()
