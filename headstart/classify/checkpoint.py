@@ -26,8 +26,8 @@ from headstart.embeddings.encoders import ModuleEncoder, checkpoint_module_encod
 from headstart.engine.checkpoint import (
     CheckpointMeta,
     find_checkpoint,
+    load_strict,
     read_meta,
-    read_tensors,
     resolve_checkpoint,
 )
 from headstart.engine.metrics import classification_metrics, confusion, per_class_table
@@ -100,13 +100,7 @@ class Checkpoint:
             float(meta.head.get("dropout", 0.0)),
         )
         model = TransferModel(backbone.body, head)
-        try:
-            model.load_state_dict(read_tensors(file), strict=True)
-        except RuntimeError:
-            raise CheckpointError(
-                f"{file} does not match its declared architecture {name} with "
-                f"{len(meta.classes)} classes; the file is damaged or was edited"
-            ) from None
+        load_strict(model, file, f"{name} with {len(meta.classes)} classes")
         dev = resolve_device(device)
         dtype = resolve_precision(meta.precision_for(precision), dev)
         model.to(dev).eval()

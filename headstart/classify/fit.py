@@ -36,7 +36,7 @@ from headstart.engine import distributed
 from headstart.engine import run as engine
 from headstart.engine.checkpoint import CheckpointMeta
 from headstart.engine.convs import fast_convolutions
-from headstart.engine.loop import Callback, EpochResult, LoopConfig
+from headstart.engine.loop import Callback, EpochResult
 from headstart.engine.precision import (
     channels_last,
     eval_batch_size,
@@ -123,26 +123,16 @@ def _resolve_auto(cfg: TrainConfig, data: ImageData) -> TrainConfig:
 
 
 def _resume(run_dir: Path, callbacks: Sequence[Callback], **overrides: Any) -> FitResult:
-    progress = overrides.pop("progress", True)
-    epochs = overrides.pop("epochs", None)
-    if overrides:
-        raise HeadstartError(
-            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
-        )
-    jobs: list[ImageJob] = []
-
-    def build(config: dict[str, Any]) -> ImageJob:
+    def build(config: dict[str, Any], progress: bool) -> ImageJob:
         cfg = dataclasses.replace(TrainConfig(**config), progress=progress)
-        data = ImageData.from_folder(cfg.data, cfg.val_fraction, cfg.seed, cfg.classes)
-        jobs.append(ImageJob(cfg, data))
-        return jobs[-1]
+        return ImageJob(
+            cfg, ImageData.from_folder(cfg.data, cfg.val_fraction, cfg.seed, cfg.classes)
+        )
 
-    outcome = engine.resume(
-        run_dir, build, epochs, callbacks, extendable=lambda c: "progressive" not in c["strategy"]
-    )
-    if jobs:
-        return jobs[0].result(outcome)
-    meta = engine.Stored.open(run_dir).meta
+    outcome, job = engine.resume_job(run_dir, build, overrides, callbacks)
+    if isinstance(job, ImageJob):
+        return job.result(outcome)
+    meta = engine.Stored.open(run_dir).meta  # finished: the stored record
     plan = Plan.from_dict(meta.plan)
     return FitResult(
         run_dir,
@@ -155,7 +145,7 @@ def _resume(run_dir: Path, callbacks: Sequence[Callback], **overrides: Any) -> F
     )
 
 
-class ImageJob:
+class ImageJob(engine.Job):
     """One image-classification run: data, backbone + new head, the plan and cached inputs."""
 
     kind = "train"
@@ -220,20 +210,6 @@ class ImageJob:
             self.model, self.plan, self._inputs(), self.cfg.weight_decay, self._loss(), self.cl
         )
 
-    def loop_config(self) -> LoopConfig:
-        cfg = self.cfg
-        return LoopConfig(
-            epochs=cfg.epochs,
-            seed=cfg.seed,
-            warmup_epochs=cfg.warmup_epochs,
-            schedule=cfg.schedule,
-            device=self.device,
-            dtype=self.dtype,
-            patience=cfg.patience,
-            progress=cfg.progress,
-            clip_grad=cfg.clip_grad,
-        )
-
     def _inputs(self) -> Inputs:
         cfg, data, bb = self.cfg, self.data, self.backbone
         eval_tf = eval_transform(bb.data_config)
@@ -293,12 +269,7 @@ class ImageJob:
         return CheckpointMeta(
             task=TASK,
             classes=list(self.data.classes),
-            backbone={
-                "name": bb.name,
-                "weights_source": bb.weights_source,
-                "num_features": bb.num_features,
-                "data_config": bb.data_config,
-            },
+            backbone=bb.describe(),
             head={"hidden": self.cfg.head_hidden, "dropout": self.cfg.dropout},
             strategy=self.plan.strategy,
             plan=self.plan.to_dict(),
@@ -306,18 +277,6 @@ class ImageJob:
             config=self.cfg.to_dict(),
             versions=versions("timm"),
         )
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return dict(self.model.state_dict())
-
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(tensors)
-
-    def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
-        return {}
 
     def report(self, outcome: engine.Outcome) -> None:
         write_image_report(self, outcome)

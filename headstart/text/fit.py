@@ -10,7 +10,6 @@ model source and checked by fingerprint.
 from __future__ import annotations
 
 import dataclasses
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from headstart.classify.task import class_weights
 from headstart.engine import distributed
 from headstart.engine import run as engine
 from headstart.engine.checkpoint import CheckpointMeta
-from headstart.engine.loop import EpochResult, LoopConfig, seed_everything
+from headstart.engine.loop import EpochResult, seed_everything
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
 from headstart.errors import BackboneError, HeadstartError
 from headstart.strategies import Part, Plan, make_plan
@@ -95,25 +94,14 @@ def fit_text(
 
 
 def _resume(run_dir: Path, **overrides: Any) -> TextFitResult:
-    progress = overrides.pop("progress", True)
-    epochs = overrides.pop("epochs", None)
-    if overrides:
-        raise HeadstartError(
-            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
-        )
-    jobs: list[TextJob] = []
-
-    def build(config: dict[str, Any]) -> TextJob:
+    def build(config: dict[str, Any], progress: bool) -> TextJob:
         cfg = dataclasses.replace(TextConfig(**config), progress=progress)
-        jobs.append(TextJob(cfg, load_data(cfg)))
-        return jobs[-1]
+        return TextJob(cfg, load_data(cfg))
 
-    outcome = engine.resume(
-        run_dir, build, epochs, extendable=lambda c: "progressive" not in c["strategy"]
-    )
-    if jobs:
-        return jobs[0].result(outcome)
-    meta = engine.Stored.open(run_dir).meta
+    outcome, job = engine.resume_job(run_dir, build, overrides)
+    if isinstance(job, TextJob):
+        return job.result(outcome)
+    meta = engine.Stored.open(run_dir).meta  # finished: the stored record
     plan = Plan.from_dict(meta.plan)
     last = max(0, len(outcome.history) - 1)
     total = sum(g.n_params for g in plan.groups)
@@ -123,7 +111,7 @@ def _resume(run_dir: Path, **overrides: Any) -> TextFitResult:
     )  # fmt: skip
 
 
-class TextJob:
+class TextJob(engine.Job):
     """One text-classification run: tokenizer, encoder (+ adapter) and head, plan, tokens."""
 
     kind = "text"
@@ -166,9 +154,6 @@ class TextJob:
             for split in ("train", "val")
         }
 
-    def preflight(self) -> list[Any]:
-        return []
-
     def describe(self) -> list[str]:
         counts, data = self.data.counts("train"), self.data
         return [
@@ -180,25 +165,9 @@ class TextJob:
             self.plan.table(),
         ]
 
-    def on_start(self, run_dir: Path) -> None:
-        """Nothing beyond the run's own files."""
-
     def make_task(self) -> TextClassificationTask:
         return TextClassificationTask(
             self.model, self.plan, self._inputs(), self.cfg.weight_decay, self._loss()
-        )
-
-    def loop_config(self) -> LoopConfig:
-        cfg = self.cfg
-        return LoopConfig(
-            epochs=cfg.epochs,
-            seed=cfg.seed,
-            warmup_epochs=cfg.warmup_epochs,
-            schedule=cfg.schedule,
-            device=self.device,
-            dtype=self.dtype,
-            progress=cfg.progress,
-            clip_grad=cfg.clip_grad,
         )
 
     def _inputs(self) -> TextInputs:
@@ -237,9 +206,6 @@ class TextJob:
         )
         return nn.CrossEntropyLoss(weight=w.to(self.device) if w is not None else None)
 
-    def training(self) -> AbstractContextManager[Any]:
-        return nullcontext()
-
     def meta(self) -> CheckpointMeta:
         cfg = self.cfg
         return CheckpointMeta(
@@ -261,14 +227,8 @@ class TextJob:
         names = {n for g in self.plan.groups if g.unfreeze_epoch is not None for n in g.params}
         return {n: p.detach() for n, p in self.model.named_parameters() if n in names}
 
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        return {}
-
     def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict(tensors, strict=False)
-
-    def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
-        return {}
 
     def report(self, outcome: engine.Outcome) -> None:
         write_text_run_report(self, outcome)
