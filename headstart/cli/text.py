@@ -21,8 +21,8 @@ TEXT_HELP = {
     "split_col": "column with train / val values, used when present",
     "model": "minilm (packaged all-MiniLM-L6-v2, offline), a Hugging Face encoder name, "
     "or a local model folder",
-    "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive (frozen: the old name "
-    "of feature-extraction)",
+    "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive | auto (frozen: the old "
+    "name of feature-extraction; auto: what `headstart text recommend` advises)",
     "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
@@ -55,6 +55,7 @@ TEXT_HELP = {
     "progress": "show progress bars",
 }
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
+RECOMMEND_SKIP = ("strategy", "lr", "head_lr", "epochs", "out", "name", "lr_decay", "clip_grad")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--strategies",
         type=lambda s: [x for x in s.split(",") if x],
         default=list(STRATEGIES),
-        help="comma-separated subset (default: all six)",
+        help="comma-separated subset, auto included (default: all six)",
     )
     c.add_argument(
         "--resume",
@@ -108,6 +109,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP)
     c.set_defaults(func=run_compare)
+
+    r = tsub.add_parser(
+        "recommend",
+        help="measure the texts and propose a strategy, with the reasons",
+        description="Profile the texts (counts, lengths in tokens, the encoder's vocabulary "
+        "coverage), run a linear probe on frozen embeddings with 25/50/100%% of the training "
+        "texts, and propose feature-extraction, lora or full, with the reasons.",
+    )
+    r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
+    r.add_argument("--config", help="YAML file of options; flags override it")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP)
+    r.set_defaults(func=run_recommend)
 
     p = tsub.add_parser("predict", help="classify texts with a trained text run")
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
@@ -160,6 +174,21 @@ def run_compare(args: argparse.Namespace) -> int:
         isolate=not args.in_process,
         resume=args.resume,
     )
+    return 0
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from headstart.text.recommend import recommend_text
+
+    rec = recommend_text(config=_config(args))
+    if args.json:
+        print_json(rec.to_dict())
+        return 0
+    print(f"recommended: {rec.strategy}, {rec.epochs} epochs")
+    for reason in rec.reasons:
+        print(f"  - {reason}")
+    print("measured: " + ", ".join(f"{k} {v}" for k, v in rec.measurements.items()))
+    print(f"run it:  {rec.command(args.data or '<data>')}")
     return 0
 
 

@@ -25,7 +25,7 @@ from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import CheckpointError, DataError
 from headstart.text.config import TextConfig
 from headstart.text.data import read_text_file
-from headstart.text.fit import TASK
+from headstart.text.job import TASK
 from headstart.text.model import (
     TextClassifier,
     build_classifier,

@@ -75,8 +75,9 @@ class TextConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        strategy = parse_strategy(self.strategy).check(ALLOWED, "text classification")
-        self.strategy = str(strategy)  # the canonical name (``frozen`` is feature-extraction)
+        if self.strategy != "auto":  # auto: resolved by recommend_text before the run
+            strategy = parse_strategy(self.strategy).check(ALLOWED, "text classification")
+            self.strategy = str(strategy)  # the canonical name (``frozen``: feature-extraction)
         if self.schedule not in SCHEDULES:
             raise HeadstartError(
                 f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
