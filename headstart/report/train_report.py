@@ -11,7 +11,19 @@ import numpy as np
 from PIL import Image
 
 from headstart.data.images import open_image
-from headstart.report.html import esc, inline_png, key_values, markdown_table, table, write_page
+from headstart.io import write_text_atomic
+from headstart.report.html import (
+    Content,
+    figure,
+    gallery,
+    inline_png,
+    key_values,
+    pre,
+    table,
+    text,
+    write_page,
+)
+from headstart.report.markdown import md_code, md_escape, md_table
 from headstart.report.plots import plot_confusion, plot_lines
 
 PCT = {
@@ -35,13 +47,13 @@ def plot_lrs(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
 
 def confident_mistakes(
     paths: Sequence[str], true: np.ndarray, prob: np.ndarray, classes: Sequence[str], k: int = 16
-) -> str:
+) -> Content:
     """A grid of the validation images the model got wrong with the highest confidence."""
     pred = prob.argmax(1)
     wrong = np.flatnonzero(pred != true)
     order = wrong[np.argsort(-prob[wrong, pred[wrong]])][:k]
     if not len(order):
-        return "<p>No validation image was misclassified.</p>"
+        return text("No validation image was misclassified.")
     figs = []
     for i in order:
         thumb = open_image(paths[i])
@@ -53,15 +65,12 @@ def confident_mistakes(
             )
         buf = io.BytesIO()
         thumb.save(buf, "PNG")
-        import base64
-
-        src = base64.b64encode(buf.getvalue()).decode("ascii")
-        figs.append(
-            f"<figure><img alt='mistake' src='data:image/png;base64,{src}'><figcaption>"
-            f"true <b>{esc(classes[true[i]])}</b><br>predicted {esc(classes[pred[i]])} "
-            f"({prob[i, pred[i]]:.2f})</figcaption></figure>"
-        )
-    return f"<div class='grid'>{''.join(figs)}</div>"
+        caption = [
+            ("true", classes[true[i]]),
+            ("predicted", f"{classes[pred[i]]} ({prob[i, pred[i]]:.2f})"),
+        ]
+        figs.append(figure(buf.getvalue(), "mistake", caption))
+    return gallery(figs)
 
 
 def write_train_report(
@@ -81,7 +90,7 @@ def write_train_report(
     environment: dict[str, Any],
 ) -> Path:
     """Write ``report.html`` and ``report.md`` into ``run_dir``."""
-    sections = [("Plan", f"<pre>{esc(plan_table)}</pre>")]
+    sections: list[tuple[str, Content]] = [("Plan", pre(plan_table))]
     prof_rows = [
         {
             "class": c,
@@ -92,7 +101,7 @@ def write_train_report(
     ]
     prof = {k: v for k, v in data_profile.items() if k not in ("train_counts", "val_counts")}
     sections.append(
-        ("Data", table(prof_rows, ["class", "train", "val"]) + key_values(prof.items()))
+        ("Data", [table(prof_rows, ["class", "train", "val"]), key_values(prof.items())])
     )
     if (run_dir / "curves.png").is_file():
         sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
@@ -103,8 +112,10 @@ def write_train_report(
         sections.append(
             (
                 "Confusion matrix",
-                inline_png(run_dir / "confusion_matrix.png", "counts")
-                + inline_png(norm, "normalized"),
+                [
+                    inline_png(run_dir / "confusion_matrix.png", "counts"),
+                    inline_png(norm, "normalized"),
+                ],
             )
         )
         sections.append(
@@ -139,29 +150,25 @@ def write_train_report(
     )
     sections.append(("Environment", key_values(environment.items())))
     md = [
-        f"# {title}",
+        f"# {md_escape(title)}",
         "",
-        lead,
+        md_escape(lead),
         "",
         "## Plan",
         "",
-        "```",
-        plan_table,
-        "```",
+        *md_code(plan_table),
         "",
         "## Metrics per epoch",
         "",
-        markdown_table([{k: _num(r[k]) for k in cols} for r in rows], cols),
+        md_table([{k: _num(r[k]) for k in cols} for r in rows], cols),
     ]
     if per_class:
         md += [
             "",
             "## Per class",
             "",
-            markdown_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
+            md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
         ]
-    from headstart.io import write_text_atomic
-
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
     return write_page(run_dir / "report.html", title, lead, sections)
 
