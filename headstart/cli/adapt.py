@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.adaptation.config import AdaptConfig
+from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
 from headstart.cli.common import add_dataclass_options, build_config
+from headstart.errors import HeadstartError
 
 ADAPT_HELP = {
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "before and after, and 2-D maps of both domains.",
     )
     p.add_argument("--config", help="YAML file of options; flags override it")
-    add_dataclass_options(p, AdaptConfig, ADAPT_HELP)
+    add_dataclass_options(p, AdaptConfig, ADAPT_HELP, rules=ADAPT_RULES)
     p.set_defaults(func=run_adapt)
 
 
@@ -66,6 +67,6 @@ def run_adapt(args: argparse.Namespace) -> int:
 
     cfg = build_config(AdaptConfig, args)
     if not cfg.source or not cfg.target:
-        raise SystemExit("headstart adapt: error: give --source SRC_DIR and --target TGT_DIR")
+        raise HeadstartError("give --source SRC_DIR and --target TGT_DIR")
     adapt(cfg)
     return 0

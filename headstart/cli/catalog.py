@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from headstart.cli.common import add_checked
+from headstart.options import POSITIVE_INT, SEED
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("backbones", help="list backbones and whether they work offline")
@@ -19,11 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
     e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
-    e.add_argument("--train-per-class", type=int, default=100)
-    e.add_argument("--val-per-class", type=int, default=100)
-    e.add_argument("--train", type=int, default=2000, help="text sets: train texts in all")
-    e.add_argument("--val", type=int, default=1000, help="text sets: val texts in all")
-    e.add_argument("--seed", type=int, default=0)
+    add_checked(e, "--train-per-class", POSITIVE_INT, default=100, help="image sets")
+    add_checked(e, "--val-per-class", POSITIVE_INT, default=100, help="image sets")
+    add_checked(e, "--train", POSITIVE_INT, default=2000, help="text sets: train texts in all")
+    add_checked(e, "--val", POSITIVE_INT, default=1000, help="text sets: val texts in all")
+    add_checked(e, "--seed", SEED, default=0)
     e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
     e.set_defaults(func=run_export)
 

@@ -5,16 +5,41 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from headstart.config import load_config
+from headstart.errors import OptionError
+from headstart.options import ListOf, Rule, option_type
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with headstart's error line: one line naming the option, no usage block
+    (``main`` prints it and exits with status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --epochs: --epochs 0: must be ..." -> "--epochs 0: must be ..."
+        m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.S)
+        if m and m.group(2).startswith(m.group(1)):  # a rule's line names option and value
+            line = m.group(2)
+        else:
+            line = f"{m.group(1)}: {m.group(2)}" if m else message
+            line += f" (see: {self.prog} --help)"
+        raise OptionError(" ".join(line.split()))
 
 
 def add_dataclass_options(
-    parser: argparse.ArgumentParser, cls: type, helps: dict[str, str], skip: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    cls: type,
+    helps: dict[str, str],
+    skip: tuple[str, ...] = (),
+    rules: Mapping[str, Rule] | None = None,
 ) -> None:
     """One ``--option`` per documented field of ``cls``; unset options stay out of the namespace
-    so that ``--config`` values are only overridden by flags actually given."""
+    so that ``--config`` values are only overridden by flags actually given. A field with a
+    rule in ``rules`` is checked as the flag is parsed."""
+    rules = rules or {}
     for f in dataclasses.fields(cls):
         if f.name in skip or f.name not in helps:
             continue
@@ -30,17 +55,29 @@ def add_dataclass_options(
                 help=help_text,
             )
         elif "list" in kind:
+            rule = rules.get(f.name)
             parser.add_argument(
                 flag,
-                type=lambda s: [c for c in s.split(",") if c],
+                type=option_type(f.name, rule)
+                if isinstance(rule, ListOf)
+                else lambda s: [c for c in s.split(",") if c],
                 default=argparse.SUPPRESS,
                 help=help_text + "; comma-separated",
             )
         else:
-            typ = int if kind.startswith("int") else float if kind.startswith("float") else str
+            typ: Callable[[str], Any] = (
+                int if kind.startswith("int") else float if kind.startswith("float") else str
+            )
+            if f.name in rules:
+                typ = option_type(f.name, rules[f.name])
             parser.add_argument(
                 flag, type=typ, default=argparse.SUPPRESS, help=help_text, metavar=f.name.upper()
             )
+
+
+def add_checked(parser: argparse.ArgumentParser, flag: str, rule: Rule, **kwargs: Any) -> None:
+    """An option whose value is checked by ``rule`` as it is parsed (one line if it fails)."""
+    parser.add_argument(flag, type=option_type(flag.lstrip("-").replace("-", "_"), rule), **kwargs)
 
 
 def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:

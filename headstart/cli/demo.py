@@ -6,14 +6,17 @@ import argparse
 import time
 from pathlib import Path
 
+from headstart.cli.common import add_checked
+from headstart.options import POSITIVE_INT
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="the main job: compare every strategy on real data, offline")
     d.add_argument("--data", default="data/fmnist-demo", help="where to export the data")
     d.add_argument("--out", default="runs", help="folder for run directories")
-    d.add_argument("--train-per-class", type=int, default=50)
-    d.add_argument("--val-per-class", type=int, default=50)
-    d.add_argument("--epochs", type=int, default=5)
+    add_checked(d, "--train-per-class", POSITIVE_INT, default=50)
+    add_checked(d, "--val-per-class", POSITIVE_INT, default=50)
+    add_checked(d, "--epochs", POSITIVE_INT, default=5)
     d.set_defaults(func=run_demo)
 
 

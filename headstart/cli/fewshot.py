@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import (
+    Parser,
+    add_checked,
+    add_dataclass_options,
+    build_config,
+    print_json,
+)
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
+from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
+from headstart.options import POSITIVE_INT
 
 USAGE = """\
 headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
@@ -71,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _classify_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot",
         description="Classify query images by "
         "the nearest class prototype (mean embedding) of a support folder.",
@@ -79,14 +87,14 @@ def _classify_parser() -> argparse.ArgumentParser:
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
     add_model_options(p)
-    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--metric", default="cosine", choices=METRIC.choices)
+    add_checked(p, "--top-k", POSITIVE_INT, default=3, help="classes per query")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot eval",
         description="N-way K-shot episode "
         "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
@@ -101,15 +109,17 @@ def _eval_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)",
     )
-    p.add_argument("--ways", type=int, default=5)
-    p.add_argument("--shots", type=_ints, default=[1, 5], help="comma-separated, e.g. 1,5")
-    p.add_argument("--queries", type=int, default=15, help="query images per class")
-    p.add_argument("--episodes", type=int, default=600)
+    add_checked(p, "--ways", EVAL_RULES["ways"], default=5, help="classes per episode")
+    add_checked(p, "--shots", EVAL_RULES["shots"], default=[1, 5], help="comma-separated, e.g. 1,5")
+    add_checked(p, "--queries", EVAL_RULES["queries"], default=15, help="query images per class")
+    add_checked(p, "--episodes", EVAL_RULES["episodes"], default=600, help="episodes")
     p.add_argument("--split", choices=("train", "val", "test"))
     p.add_argument("--classes", type=_names, help="only these classes (comma-separated)")
-    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
+    p.add_argument("--metric", default="cosine", choices=METRIC.choices)
+    add_checked(p, "--seed", EVAL_RULES["seed"], default=0)
+    add_checked(
+        p, "--precision", EVAL_RULES["precision"], default="auto", help="auto | bf16 | fp32"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
@@ -117,7 +127,7 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     from headstart.fewshot.train import FewShotConfig
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot train",
         description="Fine-tune the top "
         "layer groups of a backbone episodically (prototypical loss) or as "
@@ -126,17 +136,8 @@ def _train_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", help="folder with train/ and val/ class folders")
     p.add_argument("--config", help="YAML file of options; flags override it")
-    add_dataclass_options(p, FewShotConfig, TRAIN_HELP)
+    add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
     return p
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a comma-separated list of numbers"
-        ) from None
 
 
 def _names(text: str) -> list[str]:

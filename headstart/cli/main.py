@@ -8,6 +8,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from headstart.cli.common import Parser
 from headstart.engine import distributed
 from headstart.errors import HeadstartError
 
@@ -30,7 +31,7 @@ DISTRIBUTED_COMMANDS = ("train",)  # the commands that run on many processes und
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="headstart", description="Transfer learning done right, with the evidence."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -46,8 +47,8 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("HEADSTART_OFFLINE") else None
     warnings.showwarning = _warning_line
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
             raise HeadstartError(
                 f"headstart {args.command} runs in one process: start it without torchrun "

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
-from headstart.text.config import STRATEGIES, TextConfig
+from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
+from headstart.errors import HeadstartError
+from headstart.options import POSITIVE_INT, Choice, ListOf
+from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
 TEXT_HELP = {
     "val": "a separate validation file (else DATA's split column, else --val-fraction)",
@@ -55,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     tr.add_argument("--config", help="YAML file of options; flags override it")
-    add_dataclass_options(tr, TextConfig, TEXT_HELP)
+    add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
     c = tsub.add_parser(
@@ -67,9 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     c.add_argument("--config", help="YAML file of options; flags override it")
-    c.add_argument(
+    add_checked(
+        c,
         "--strategies",
-        type=lambda s: [x for x in s.split(",") if x],
+        ListOf(Choice(STRATEGIES)),
         default=list(STRATEGIES),
         help="comma-separated subset (default: all six)",
     )
@@ -85,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the strategies in this process (faster start; memory figures can "
         "read lower than in a fresh process)",
     )
-    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP)
+    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
     c.set_defaults(func=run_compare)
 
     p = tsub.add_parser("predict", help="classify texts with a trained text run")
@@ -94,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
     )
-    p.add_argument("--top-k", type=int, default=2)
+    add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
     p.add_argument("--which", default="best", choices=("best", "last"))
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
@@ -102,9 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> TextConfig:
     if not args.data and not args.config:
-        raise SystemExit(
-            f"headstart text {args.action}: error: give a DATA file (or --config with data:)"
-        )
+        raise HeadstartError("give a DATA file (or --config with data:)")
     return build_config(TextConfig, args, **({"data": args.data} if args.data else {}))
 
 

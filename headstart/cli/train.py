@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
-from headstart.config import TrainConfig
+from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
+from headstart.config import TRAIN_RULES, TrainConfig
+from headstart.errors import HeadstartError
+from headstart.options import POSITIVE_INT
 
 TRAIN_HELP = {
     "backbone": "timm model name or torchvision:NAME",
@@ -60,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
-    add_dataclass_options(p, TrainConfig, TRAIN_HELP)
+    add_dataclass_options(p, TrainConfig, TRAIN_HELP, rules=TRAIN_RULES)
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
@@ -74,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
     r.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     r.add_argument("images", nargs="+", help="image files or folders")
-    r.add_argument("--top-k", type=int, default=3)
+    add_checked(r, "--top-k", POSITIVE_INT, default=3, help="classes per image")
     r.add_argument("--which", default="best", choices=("best", "last"))
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=run_predict)
@@ -87,7 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
         fit(resume=args.resume, progress=getattr(args, "progress", True))
         return 0
     if not args.data and not args.config:
-        raise SystemExit("headstart train: error: give a DATA folder (or --config with data:)")
+        raise HeadstartError("give a DATA folder (or --config with data:)")
     cfg = build_config(TrainConfig, args, **({"data": args.data} if args.data else {}))
     fit(config=cfg)
     return 0

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from headstart.backbones.model import TransferModel
+from headstart.config import check_strategy_depth
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
 from headstart.doctor.checks import run_checks
@@ -62,6 +63,7 @@ def check_training_setup(trainer: Any) -> list[Finding]:
     """``preflight`` for a prepared trainer of ``headstart.classify.fit`` (its ``cfg``, ``data``,
     ``backbone``, ``model``, ``plan`` and ``groups``), with the transforms it trains with."""
     cfg, bb = trainer.cfg, trainer.backbone
+    check_strategy_depth(cfg.strategy, len(bb.groups), bb.name)
     return preflight(
         trainer.data,
         train_transform(bb.data_config, cfg.augment),

@@ -29,8 +29,10 @@ from headstart.fewshot.batches import EpisodeBatches, PairBatches
 from headstart.fewshot.checkpoint import save_fewshot
 from headstart.fewshot.evaluate import FewShotScore, evaluate_fewshot, labelled_items, score_table
 from headstart.fewshot.models import EpisodeNet, PairNet, contrastive_loss, projection_head
+from headstart.fewshot.rules import FEWSHOT_RULES
 from headstart.fewshot.split import prefix_activations, split_body
 from headstart.io import write_json_atomic, write_text_atomic
+from headstart.options import validate
 from headstart.strategies import (
     PlanOptions,
     apply_plan,
@@ -76,6 +78,9 @@ class FewShotConfig:
     out: str = "runs"
     name: str | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        validate(self, FEWSHOT_RULES)
 
 
 @dataclass

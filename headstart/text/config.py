@@ -8,7 +8,7 @@ Strategies, from cheapest to most expensive per step:
   embeddings) and prefix tuning (virtual keys/values in every attention layer).
 - ``ia3``: PEFT IA3, learned scaling vectors on keys, values and feed-forward outputs.
 - ``lora``: PEFT LoRA, low-rank updates of the attention projections.
-- ``full``: every encoder weight trains, at a small LR, with warmup.
+- ``full``: every encoder weight trains, at a small opt.LR, with warmup.
 
 The new head always trains (at ``head_lr``) and is saved with the adapter.
 """
@@ -19,13 +19,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from headstart.errors import HeadstartError
+from headstart import options as opt
+from headstart.options import Rule, validate
 
 STRATEGIES = ("frozen", "full", "lora", "ia3", "prompt", "prefix")
 ADAPTERS = ("lora", "ia3", "prompt", "prefix")
 SCHEDULES = ("linear", "cosine", "constant")
 
-# LR of what trains inside the encoder (all weights for ``full``, the adapter otherwise) and
+# opt.LR of what trains inside the encoder (all weights for ``full``, the adapter otherwise) and
 # of the new head. Adapters with few parameters need much larger steps than full fine-tuning;
 # prompt/prefix tuning need the largest. Chosen on Rotten Tomatoes fresh vs rotten with
 # all-MiniLM-L6-v2 (README, "Text classification").
@@ -36,6 +37,27 @@ DEFAULT_LRS: dict[str, tuple[float, float]] = {
     "ia3": (1e-2, 2e-3),
     "prompt": (3e-2, 2e-3),
     "prefix": (1e-2, 2e-3),
+}
+
+# The allowed value of every numeric or choice option of ``TextConfig``.
+TEXT_RULES: dict[str, Rule] = {
+    "strategy": opt.Choice(STRATEGIES),
+    "epochs": opt.POSITIVE_INT,
+    "batch_size": opt.POSITIVE_INT,
+    "max_length": opt.POSITIVE_INT,
+    "lr": opt.OPTIONAL_LR,
+    "head_lr": opt.OPTIONAL_LR,
+    "weight_decay": opt.WEIGHT_DECAY,
+    "warmup_epochs": opt.EPOCHS_FLOAT,
+    "schedule": opt.Choice(SCHEDULES),
+    "dropout": opt.PROBABILITY_BELOW_1,
+    "lora_r": opt.POSITIVE_INT,
+    "lora_alpha": opt.POSITIVE_INT,
+    "virtual_tokens": opt.POSITIVE_INT,
+    "val_fraction": opt.FRACTION,
+    "seed": opt.SEED,
+    "precision": opt.PRECISION,
+    "device": opt.DEVICE,
 }
 
 
@@ -54,7 +76,7 @@ class TextConfig:
     batch_size: int = 32
     max_length: int = 128
     group_by_length: bool = True  # batches of similar-length texts: less padding, faster
-    lr: float | None = None  # encoder / adapter LR (default per strategy, DEFAULT_LRS)
+    lr: float | None = None  # encoder / adapter opt.LR (default per strategy, DEFAULT_LRS)
     head_lr: float | None = None
     weight_decay: float = 0.01
     warmup_epochs: float = 0.3
@@ -76,21 +98,10 @@ class TextConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise HeadstartError(
-                f"--strategy '{self.strategy}' is not a text strategy; choose one of "
-                f"{', '.join(STRATEGIES)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise HeadstartError(
-                f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
+        validate(self, TEXT_RULES)
 
     def resolved_lrs(self) -> tuple[float, float]:
-        """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""
+        """(encoder/adapter opt.LR, head opt.LR): the flags if given, else the strategy's defaults."""
         lr, head_lr = DEFAULT_LRS[self.strategy]
         return (
             self.lr if self.lr is not None else lr,

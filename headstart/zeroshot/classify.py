@@ -19,6 +19,7 @@ from headstart.embeddings.encoders import ImageEncoder, load_encoder
 from headstart.embeddings.index import normalize
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
+from headstart.options import POSITIVE_INT, check_option
 
 
 def parse_labels(text: str | Sequence[str]) -> list[str]:
@@ -108,7 +109,7 @@ def zeroshot(
     logits = scale * sims
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
-    k = max(1, min(top_k, len(names)))
+    k = min(check_option("top_k", top_k, POSITIVE_INT), len(names))
     preds = [
         ZeroShotPrediction(
             str(it.path),

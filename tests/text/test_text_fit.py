@@ -179,7 +179,7 @@ def test_class_weights_and_schedules(tiny_bert: Path, tmp_path: Path) -> None:
 def test_unknown_strategy_and_missing_model_folder(
     tiny_bert: Path, reviews_csv: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(HeadstartError, match="choose one of frozen, full, lora, ia3, prompt"):
+    with pytest.raises(HeadstartError, match="must be one of frozen, full, lora, ia3, prompt"):
         tiny_text_config(tiny_bert, strategy="adapter")
     empty = tmp_path / "not-a-model"
     empty.mkdir()
