@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from headstart.errors import HeadstartError
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -48,3 +50,23 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
 
 def write_json_atomic(target: str | Path, obj: Any) -> Path:
     return write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def check_writable(path: str | Path, option: str) -> Path:
+    """Fail now, in one line, if ``path`` (a file or folder to write, existing or not) cannot be
+    created: the nearest folder on its way that exists must be writable. Returns ``path``.
+
+    Checked before a command starts its work, so a read-only ``--out`` costs nothing.
+    """
+    target = Path(path)
+    existing = target if target.is_dir() else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise HeadstartError(f"{option} {path}: cannot write there, {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HeadstartError(
+            f"{option} {path}: cannot write to {existing} (read-only, or not yours); "
+            "pick a folder you can write"
+        )
+    return target

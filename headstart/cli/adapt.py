@@ -7,6 +7,7 @@ import argparse
 from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
 from headstart.cli.common import add_dataclass_options, build_config
 from headstart.errors import HeadstartError
+from headstart.io import check_writable
 
 ADAPT_HELP = {
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
@@ -68,5 +69,6 @@ def run_adapt(args: argparse.Namespace) -> int:
     cfg = build_config(AdaptConfig, args)
     if not cfg.source or not cfg.target:
         raise HeadstartError("give --source SRC_DIR and --target TGT_DIR")
+    check_writable(cfg.out, "--out")
     adapt(cfg)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.cli.common import add_checked
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, SEED
 
 
@@ -63,6 +64,7 @@ def run_export(args: argparse.Namespace) -> int:
     from headstart.data.export import export_dataset
     from headstart.text.datasets import TEXT_DATASETS, export_text_dataset
 
+    check_writable(args.out, "OUT")
     if args.name in TEXT_DATASETS:
         csv = export_text_dataset(args.name, args.out, args.train, args.val, args.seed, args.force)
         print(f"wrote {csv} ({args.train} train + {args.val} val rows; columns review,label,split)")

@@ -8,6 +8,7 @@ import json
 from headstart.cli.common import add_checked, add_dataclass_options, build_config
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import COMPARE_RULES, TRAIN_RULES, TrainConfig
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 # --seed is left out: compare takes --seeds (and argparse reads "--seed 1" as "--seeds 1")
@@ -61,6 +62,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from headstart.compare.report import explain, text_table
 
     cfg = build_config(TrainConfig, args, data=args.data)
+    check_writable(cfg.out, "--out")
     result = compare(args.data, args.strategies, args.seeds, args.budget, cfg, name=args.name)
     print("\n" + text_table(result) + "\n")
     for line in explain(result):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from headstart.cli.common import add_checked
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 
@@ -26,7 +26,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from headstart.data.export import export_dataset
 
     start = time.perf_counter()
-    data = Path(args.data)
+    data = check_writable(args.data, "--data")
+    check_writable(args.out, "--out")
     marker = data / ".headstart-export"
     wanted = f"fashion-mnist {args.train_per_class} {args.val_per_class} 0"
     if not marker.is_file() or marker.read_text() != wanted:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from headstart.cli.common import add_checked, print_json
+from headstart.io import check_writable
 from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 
 MODEL_HELP = (
@@ -126,18 +127,24 @@ def run_embed(args: argparse.Namespace) -> int:
     from headstart.embeddings import embed
     from headstart.engine.rundir import new_run_dir
 
+    check_writable(args.out or "runs", "--out")
     out = Path(args.out) if args.out else new_run_dir("runs", "embed", Path(args.data[0]).name)
-    emb = embed(
-        args.data,
-        out,
-        args.model,
-        args.weights,
-        args.split,
-        args.skip_bad,
-        args.device,
-        args.precision,
-        args.progress,
-    )
+    try:
+        emb = embed(
+            args.data,
+            out,
+            args.model,
+            args.weights,
+            args.split,
+            args.skip_bad,
+            args.device,
+            args.precision,
+            args.progress,
+        )
+    except BaseException:
+        if not args.out and not any(out.iterdir()):  # the run folder made above, still empty
+            out.rmdir()
+        raise
     print(
         f"{emb.meta['n']} embeddings of dimension {emb.meta['dim']} "
         f"({emb.meta['encoder']['description']}; {len(emb.classes)} classes) -> {out}"
@@ -151,6 +158,7 @@ def run_map(args: argparse.Namespace) -> int:
     from headstart.embeddings import make_map
     from headstart.embeddings.report import write_report
 
+    check_writable(args.out or args.embeddings, "--out")
     png = make_map(args.embeddings, args.method, args.out, args.max_points, args.seed)
     report = write_report(args.embeddings)
     print(f"map -> {png}\nreport -> {report}")
@@ -166,6 +174,9 @@ def run_index(args: argparse.Namespace) -> int:
 
     params = IndexParams(args.kind, args.threshold, args.m, args.ef_construction, args.ef_search)
     folder = Path(args.folder)
+    updating = (folder / "index.json").is_file()
+    if not updating or args.add or args.rebuild:  # a check alone writes nothing
+        check_writable(folder if updating else args.out or folder / "index", "--out")
     if (folder / "index.json").is_file():
         idx = VectorIndex.load(folder)
         if args.rebuild:
@@ -199,6 +210,8 @@ def run_index(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     from headstart.embeddings import contact_sheet, search
 
+    if args.sheet:
+        check_writable(args.sheet, "--sheet")
     results = search(args.index, args.images, args.text, args.k)
     if args.sheet:
         contact_sheet(args.sheet, results)
@@ -220,6 +233,7 @@ def run_probe(args: argparse.Namespace) -> int:
     from headstart.embeddings.report import write_report
     from headstart.io import write_json_atomic
 
+    check_writable(args.embeddings, "EMBEDDINGS")
     res = probe(args.embeddings, args.test_size, args.k, args.seed, args.holdout)
     write_json_atomic(Path(args.embeddings) / "probe.json", res.to_dict())
     write_report(args.embeddings)

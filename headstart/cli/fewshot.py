@@ -13,6 +13,7 @@ from headstart.cli.common import (
 )
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
 from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 USAGE = """\
@@ -201,6 +202,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from headstart.fewshot.train import FewShotConfig
 
     cfg = build_config(FewShotConfig, args, data=args.data)
+    check_writable(cfg.out, "--out")
     result = train_fewshot(config=cfg)
     print(score_table(result.scores))
     if result.threshold is not None:

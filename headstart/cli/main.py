@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import warnings
@@ -26,6 +27,19 @@ COMMAND_MODULES = (
 )
 
 DISTRIBUTED_COMMANDS = ("train",)  # the commands that run on many processes under torchrun
+# What the system refuses for reasons the user can fix (a read-only or full disk, permissions,
+# a missing file): one line naming the file. Other OSErrors are bugs and keep their traceback.
+USER_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENAMETOOLONG,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except HeadstartError as err:
         print(f"headstart: error{distributed.rank_tag()}: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in USER_ERRNOS or not err.filename:
+            raise
+        where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "")
+        print(f"headstart: error{distributed.rank_tag()}: {where}: {err.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("headstart: interrupted", file=sys.stderr)

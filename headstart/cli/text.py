@@ -6,6 +6,7 @@ import argparse
 
 from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
 from headstart.errors import HeadstartError
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf
 from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
@@ -112,15 +113,19 @@ def _config(args: argparse.Namespace) -> TextConfig:
 def run_train(args: argparse.Namespace) -> int:
     from headstart.text.fit import fit_text
 
-    fit_text(config=_config(args))
+    cfg = _config(args)
+    check_writable(cfg.out, "--out")
+    fit_text(config=cfg)
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from headstart.text.compare import compare_text
 
+    cfg = _config(args)
+    check_writable(args.resume or cfg.out, "--resume" if args.resume else "--out")
     compare_text(
-        config=_config(args),
+        config=cfg,
         strategies=args.strategies,
         isolate=not args.in_process,
         resume=args.resume,

@@ -8,6 +8,7 @@ from pathlib import Path
 from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
 from headstart.config import TRAIN_RULES, TrainConfig
 from headstart.errors import HeadstartError
+from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 TRAIN_HELP = {
@@ -86,11 +87,14 @@ def run_train(args: argparse.Namespace) -> int:
     from headstart.classify.fit import fit
 
     if args.resume:
-        fit(resume=args.resume, progress=getattr(args, "progress", True))
+        fit(
+            resume=check_writable(args.resume, "--resume"), progress=getattr(args, "progress", True)
+        )
         return 0
     if not args.data and not args.config:
         raise HeadstartError("give a DATA folder (or --config with data:)")
     cfg = build_config(TrainConfig, args, **({"data": args.data} if args.data else {}))
+    check_writable(cfg.out, "--out")
     fit(config=cfg)
     return 0
 

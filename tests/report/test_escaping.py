@@ -27,9 +27,9 @@ SET = "document.body.setAttribute('data-pwned','{}')"
 # File names cannot hold "/", so the folder payload is an image with an onerror handler.
 FOLDER = f"<img src=x onerror={SET.format('folder')}>"
 HOSTILE = (
-    f"\"'><img src=x onerror=\"{SET.format('img')}\">"
-    f"<script>{SET.format('script')}</script><svg onload=\"{SET.format('svg')}\"></svg>"
-    f"</textarea></title><iframe srcdoc=\"<script>parent.{SET.format('iframe')}</script>\">"
+    f'"\'><img src=x onerror="{SET.format("img")}">'
+    f'<script>{SET.format("script")}</script><svg onload="{SET.format("svg")}"></svg>'
+    f'</textarea></title><iframe srcdoc="<script>parent.{SET.format("iframe")}</script>">'
     "[link](javascript:alert(1)) `code` $\\frac$"
 )
 
