@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +70,11 @@ def check_writable(path: str | Path, option: str) -> Path:
             "pick a folder you can write"
         )
     return target
+
+
+def remove_empty_dirs(folders: Sequence[Path]) -> None:
+    """Remove each of ``folders`` that exists and is empty, in order (children first): what a
+    command created for outputs it then failed to write."""
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

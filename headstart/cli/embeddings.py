@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from headstart.cli.common import add_checked, print_json
-from headstart.io import check_writable
+from headstart.io import check_writable, remove_empty_dirs
 from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 
 MODEL_HELP = (
@@ -128,6 +128,7 @@ def run_embed(args: argparse.Namespace) -> int:
     from headstart.engine.rundir import new_run_dir
 
     check_writable(args.out or "runs", "--out")
+    made = [p for p in (Path("runs"), Path("runs", "embed")) if not p.exists()]
     out = Path(args.out) if args.out else new_run_dir("runs", "embed", Path(args.data[0]).name)
     try:
         emb = embed(
@@ -142,8 +143,8 @@ def run_embed(args: argparse.Namespace) -> int:
             args.progress,
         )
     except BaseException:
-        if not args.out and not any(out.iterdir()):  # the run folder made above, still empty
-            out.rmdir()
+        if not args.out:  # the run folder made above (and its parents), while still empty
+            remove_empty_dirs([out, *reversed(made)])
         raise
     print(
         f"{emb.meta['n']} embeddings of dimension {emb.meta['dim']} "
