@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(e, "--train", POSITIVE_INT, default=2000, help="text sets: train texts in all")
     add_checked(e, "--val", POSITIVE_INT, default=1000, help="text sets: val texts in all")
     add_checked(e, "--seed", SEED, default=0)
-    e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier export in OUT (never anything else)",
+    )
     e.set_defaults(func=run_export)
 
 

@@ -28,13 +28,11 @@ def run_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     data = check_writable(args.data, "--data")
     check_writable(args.out, "--out")
-    marker = data / ".headstart-export"
-    wanted = f"fashion-mnist {args.train_per_class} {args.val_per_class} 0"
-    if not marker.is_file() or marker.read_text() != wanted:
-        export_dataset(
-            "fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True
-        )
-        marker.write_text(wanted)
+    # Reused when it holds this very export; an earlier demo export is replaced; any other
+    # non-empty folder is an error (headstart never deletes what it did not write).
+    export_dataset(
+        "fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True
+    )
     print(
         f"data: {data} (Fashion-MNIST, {args.train_per_class} train / {args.val_per_class} val "
         "images per class, seed 0)"
