@@ -13,6 +13,28 @@ from typing import Any
 from headstart.errors import HeadstartError
 
 
+def umask() -> int:
+    """The process's umask (Linux reports it; elsewhere it is read by setting it back)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def mkdtemp_like_mkdir(prefix: str, parent: Path) -> Path:
+    """A new temporary folder in ``parent`` with the mode ``mkdir`` gives (``mkdtemp`` makes it
+    0700 whatever the umask), for a folder that will be renamed into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o777 & ~umask())
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success it replaces ``target`` atomically.
@@ -25,6 +47,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes it 0600: give the file the usual mode
     os.close(fd)
     tmp = Path(name)
     try:

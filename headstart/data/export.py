@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from headstart.errors import DataError
+from headstart.io import mkdtemp_like_mkdir
 
 FASHION_CLASSES = (
     "tshirt_top",
@@ -199,7 +199,7 @@ def export_dataset(
         va_x, va_y = x_tr, y_tr
         va = _pick(y_tr, val_per_class, rng, exclude=tr)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = mkdtemp_like_mkdir(f".{out.name}.", out.parent)
     try:
         for split, xs, ys, idx in (("train", x_tr, y_tr, tr), ("val", va_x, va_y, va)):
             for c in classes:

@@ -236,7 +236,14 @@ def _phase(
     if cfg.method == "protonet":
         net: nn.Module = EpisodeNet(encoder, cfg.metric)
         train = EpisodeBatches(
-            acts["train"], shape, labels["train"], cfg.ways, cfg.shots, cfg.queries, cfg.steps
+            acts["train"],
+            shape,
+            labels["train"],
+            cfg.ways,
+            cfg.shots,
+            cfg.queries,
+            cfg.steps,
+            split="train",
         )
         val = EpisodeBatches(
             acts["val"],
@@ -247,6 +254,7 @@ def _phase(
             cfg.queries,
             cfg.val_episodes,
             fixed_seed=cfg.seed + 1,
+            split="val",
         )
         return (
             net,
