@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint typecheck bench clean system-deps
+.PHONY: install demo test test-fast lint typecheck bench bad-inputs clean system-deps
 
 install: $(STAMP) system-deps
 
@@ -36,6 +36,10 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py all
+
+# ~250 bad inputs across every command: 0 tracebacks, 0 modified user files, 0 leftovers.
+bad-inputs: install
+	$(BIN)/python benchmarks/bad_inputs.py
 
 lint: install
 	$(BIN)/ruff check headstart tests benchmarks

@@ -172,6 +172,8 @@ def load_config(path: str | Path, cls: type = TrainConfig) -> dict[str, Any]:
         raise HeadstartError(f"--config file not found: {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise HeadstartError(f"--config {path} is not UTF-8 text; give a YAML file") from None
     except yaml.YAMLError as err:
         raise HeadstartError(f"--config {path} is not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(raw, dict):

@@ -49,9 +49,6 @@ def run_zeroshot(args: argparse.Namespace) -> int:
         raise HeadstartError(
             f"--model '{args.model}': use conse, conse:BACKBONE or clip:NAME_OR_DIR"
         )
-    for t in args.templates or []:
-        if "{}" not in t:
-            raise HeadstartError(f"--template '{t}' has no {{}} where the label goes")
     res = zeroshot(
         args.images,
         args.labels,

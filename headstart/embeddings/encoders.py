@@ -253,7 +253,7 @@ def load_encoder(
     """
     kind, _, arg = spec.partition(":")
     if kind == "pixels":
-        if arg and not arg.isdigit():
+        if arg and not (arg.isdigit() and int(arg) > 0):
             raise HeadstartError(f"--backbone '{spec}': use pixels or pixels:SIZE, e.g. pixels:28")
         return PixelEncoder(int(arg) if arg else 28)
     if kind == "conse":
