@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from headstart import options as opt
-from headstart.errors import HeadstartError, OptionError
+from headstart.errors import HeadstartError
 from headstart.options import Rule, validate
-
-if TYPE_CHECKING:
-    from headstart.strategies.plan import PlanOptions
+from headstart.strategies.defaults import resolve_lrs
+from headstart.strategies.plan import PlanOptions
+from headstart.strategies.strategy import LAYERED, parse_strategy
 
 STRATEGY_TEXT = (
     "auto, feature-extraction, linear-probe, partial, partial:N, full, progressive, "
@@ -23,35 +23,14 @@ STRATEGY_TEXT = (
 
 
 def check_strategy(spec: Any) -> str:
-    """``spec`` if it names a strategy (``partial:N``/``progressive:N`` with N >= 1)."""
-    # Imported here: ``headstart.strategies`` pulls in torch, and the CLI builds its options
-    # (and answers --help) from this module without it.
-    from headstart.strategies.plan import parse_strategy
-
+    """``spec`` if it names an image strategy (``partial:N``/``progressive:N`` with N >= 1);
+    else parse_strategy's own line, naming the strategies that apply."""
     if spec == "auto":
         return spec
     if not isinstance(spec, str):
         raise ValueError(spec)
-    try:
-        _, n = parse_strategy(spec)
-    except HeadstartError:
-        raise ValueError(spec) from None
-    if n is not None and n < 1:
-        raise ValueError(spec)
+    parse_strategy(spec).check(LAYERED, "image classification")
     return spec
-
-
-def check_strategy_depth(strategy: str, groups: int, backbone: str) -> None:
-    """``partial:N`` and ``progressive:N`` may ask for at most the backbone's layer groups:
-    checked once the backbone is known, before a run directory exists."""
-    from headstart.strategies.plan import parse_strategy  # torch-free CLI start, as above
-
-    name, n = parse_strategy(strategy) if strategy != "auto" else (strategy, None)
-    if n is not None and n > groups:
-        raise OptionError(
-            f"--strategy {strategy}: {backbone} has {groups} layer groups; "
-            f"use {name}:1 to {name}:{groups}"
-        )
 
 
 STRATEGY_RULE = opt.Custom(check_strategy, STRATEGY_TEXT)
@@ -76,6 +55,7 @@ TRAIN_RULES: dict[str, Rule] = {
     "head_epochs": opt.COUNT,
     "unfreeze_every": opt.POSITIVE_INT,
     "patience": opt.COUNT,
+    "clip_grad": opt.CLIP_GRAD,
     "seed": opt.SEED,
     "precision": opt.PRECISION,
     "val_fraction": opt.FRACTION,
@@ -120,6 +100,7 @@ class TrainConfig:
     head_epochs: int = 1
     unfreeze_every: int = 1
     patience: int = 0  # early stopping on val accuracy; 0 = off
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     seed: int = 0
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     val_fraction: float = 0.2
@@ -139,8 +120,6 @@ class TrainConfig:
         validate(self, TRAIN_RULES)
 
     def plan_options(self) -> PlanOptions:
-        from headstart.strategies.plan import PlanOptions  # torch-free CLI start, as above
-
         lr, head_lr = self.resolved_lrs()
         return PlanOptions(
             lr=lr,
@@ -152,14 +131,12 @@ class TrainConfig:
             unfreeze_every=self.unfreeze_every,
             train_bn=self.train_bn,
             bn_stats=self.bn_stats,
+            pretrained=self.weights != "random",
         )
 
     def resolved_lrs(self) -> tuple[float, float]:
-        """Defaults that work: the head learns fast; pretrained layers move gently."""
-        name = self.strategy.split(":")[0]
-        head_lr = self.head_lr if self.head_lr is not None else 3e-3
-        default_lr = 3e-3 if name == "scratch" else 5e-4
-        return (self.lr if self.lr is not None else default_lr), head_lr
+        """The flags if given, else the defaults of the strategy (``strategies/defaults.py``)."""
+        return resolve_lrs("image", self.strategy, self.lr, self.head_lr)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -183,7 +160,3 @@ def load_config(path: str | Path, cls: type = TrainConfig) -> dict[str, Any]:
     if unknown:
         raise HeadstartError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
     return values
-
-
-def dump_config(cfg: Any) -> str:
-    return yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from headstart.errors import OptionError
+from headstart.errors import HeadstartError, OptionError
 
 
 def flag(name: str) -> str:
@@ -137,7 +137,10 @@ class ListOf:
         items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not items:
             raise ValueError(value)
-        return [_checked(self.item, v) for v in items]
+        try:
+            return [_checked(self.item, v) for v in items]
+        except HeadstartError:  # an item's own line names the item; this one names the list
+            raise ValueError(value) from None
 
 
 Rule = Union[Number, Choice, Pattern, Custom, ListOf]  # noqa: UP007 - a runtime alias
@@ -202,3 +205,4 @@ EPOCHS_FLOAT = Number(low=0)
 PRECISION = Choice(("auto", "bf16", "fp16", "fp32"))
 DEVICE = Pattern(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, mps, cuda or cuda:N")
 WORKERS = Number(low=-1, integer=True)
+CLIP_GRAD = Number(low=0, low_open=True, optional=True)  # max gradient norm; None: no clipping

@@ -6,6 +6,8 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+import torch
+
 
 def _version(package: str) -> str:
     try:
@@ -16,8 +18,6 @@ def _version(package: str) -> str:
 
 def versions(*packages: str) -> dict[str, str]:
     """headstart, torch and ``packages`` (distribution names), then Python and the platform."""
-    import torch
-
     out = {"headstart": _version("headstart"), "torch": torch.__version__}
     out.update({name: _version(name) for name in packages})
     out["python"] = sys.version.split()[0]

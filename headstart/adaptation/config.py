@@ -10,14 +10,15 @@ from headstart import options as opt
 from headstart.options import Rule, validate
 
 MAPS = ("tsne", "pca")
+METHODS = ("source-only", "dann")
 POSITIVE = opt.Number(low=0, low_open=True)
 # The allowed value of every numeric or choice option of ``AdaptConfig``.
 ADAPT_RULES: dict[str, Rule] = {
     "train_groups": opt.COUNT,
     "epochs": opt.POSITIVE_INT,
     "batch_size": opt.POSITIVE_INT,
-    "lr": opt.LR,
-    "head_lr": opt.LR,
+    "lr": opt.OPTIONAL_LR,
+    "head_lr": opt.OPTIONAL_LR,
     "lr_decay": opt.Number(low=0, high=1, low_open=True),
     "weight_decay": opt.WEIGHT_DECAY,
     "warmup_epochs": opt.EPOCHS_FLOAT,
@@ -26,10 +27,13 @@ ADAPT_RULES: dict[str, Rule] = {
     "dropout": opt.PROBABILITY_BELOW_1,
     "disc_hidden": opt.POSITIVE_INT,
     "disc_layers": opt.COUNT,
+    "disc_dropout": opt.PROBABILITY_BELOW_1,
     "domain_weight": opt.Number(low=0),
+    "clip_grad": opt.CLIP_GRAD,
     "gamma": POSITIVE,
     "coeff_max": POSITIVE,
     "seeds": opt.ListOf(opt.SEED),
+    "methods": opt.ListOf(opt.Choice(METHODS)),
     "val_fraction": opt.FRACTION,
     "map_method": opt.Choice(MAPS),
     "map_points": opt.Number(low=2, integer=True),
@@ -54,8 +58,8 @@ class AdaptConfig:
     train_groups: int = 0
     epochs: int = 30
     batch_size: int = 32  # per domain: a DANN step sees this many source and target images
-    lr: float = 1e-4  # top backbone group; lower groups get lr * lr_decay**k
-    head_lr: float = 3e-3  # bottleneck, classifier and discriminator
+    lr: float | None = None  # top backbone group; lower groups get lr * lr_decay**k; 1e-4
+    head_lr: float | None = None  # bottleneck, classifier and discriminator; 3e-3
     lr_decay: float = 0.7
     weight_decay: float = 0.01
     warmup_epochs: float = 0.0
@@ -64,10 +68,13 @@ class AdaptConfig:
     dropout: float = 0.5
     disc_hidden: int = 1024
     disc_layers: int = 2
+    disc_dropout: float = 0.5
     domain_weight: float = 1.0
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     gamma: float = 10.0  # coefficient schedule 2 / (1 + exp(-gamma p)) - 1
     coeff_max: float = 1.0
     seeds: list[int] = field(default_factory=lambda: [0])
+    methods: list[str] = field(default_factory=lambda: ["source-only", "dann"])
     val_fraction: float = 0.2
     monitor_target: bool = True
     map_method: str = "tsne"

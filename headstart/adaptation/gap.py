@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from headstart.engine.precision import autocast
 from headstart.io import write_atomic
+from headstart.report.plots import literal_text  # also selects matplotlib's Agg backend
 
 
 @torch.no_grad()
@@ -104,8 +105,6 @@ def plot_domain_maps(
 ) -> Path:
     """One 2-D map per panel: source points and target points of the same embedding."""
     import matplotlib.pyplot as plt
-
-    from headstart.report.plots import literal_text  # also selects the Agg backend
 
     with literal_text():
         fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)

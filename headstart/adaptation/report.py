@@ -112,7 +112,7 @@ def _plots(
     first = {r.method: r for r in result.runs if r.seed == cfg.seeds[0]}
     panels = {"pretrained backbone": pretrained}
     for method, title in (("source-only", "source-only"), ("dann", "DANN")):
-        feats = first[method].features
+        feats = first[method].features if method in first else None
         if feats is not None:
             panels[f"{title} (seed {cfg.seeds[0]})"] = feats
     figs = [
@@ -203,7 +203,7 @@ def write_report(
             "pretrained_pad_2d": result.pretrained_pad_2d,
             "runs": [r.row() for r in result.runs],
             "summary": result.summary,
-            "plan": p.plan.to_dict(),
+            "plan": result.plan,
             "seconds": seconds,
         },
     )

@@ -2,27 +2,30 @@
 
 Both methods share everything but the loss: the same model (backbone top + bottleneck MLP
 head), source batches in the same order, the same LR schedule and steps. DANN's batches are
-``((x_source, x_target), y_source)``: its step classifies the source half and feeds the
-bottleneck features of both halves to the domain loss. Target images come without labels.
+``((x_source, x_target), y_source)``: one forward of ``DANNNet`` classifies the source half
+and feeds the bottleneck features of both halves to the domain loss, so under torchrun
+DistributedDataParallel sees every parameter (the discriminator's too) in one call. Target
+images come without labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from headstart.adaptation.config import METHODS
 from headstart.adaptation.dann import DomainAdversarialLoss
 from headstart.backbones.model import TransferModel
-from headstart.engine.loop import Phase
+from headstart.engine.loaders import eval_loader, train_loader
+from headstart.engine.task import ClassifierTask, Phase, StepOutput
 from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
 
-METHODS = ("source-only", "dann")
-Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (loss, logits, labels)
+__all__ = ["METHODS", "AdaptInputs", "AdaptModel", "AdaptationTask", "DANNNet", "Tail"]
 
 
 class Tail(nn.Module):
@@ -44,6 +47,35 @@ class Tail(nn.Module):
         return self.head(self.encoder(x))
 
 
+class DANNNet(nn.Module):
+    """``forward(x, n_source) -> (source logits, domain loss)`` for a batch of source images
+    followed by target images: the classifier and the domain loss in one call."""
+
+    def __init__(self, tail: Tail, domain_loss: DomainAdversarialLoss):
+        super().__init__()
+        self.tail = tail
+        self.domain_loss = domain_loss
+
+    def forward(self, x: torch.Tensor, n_source: int) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.tail.features(x)
+        f_s, f_t = f[:n_source], f[n_source:]
+        return self.tail.classify(f_s), self.domain_loss(f_s, f_t)  # features only: no label
+
+
+class AdaptModel(TransferModel):
+    """The classifier (body + head) and, for DANN, the domain discriminator: every parameter
+    the plan names (``body.``, ``head.``, ``discriminator.``)."""
+
+    def __init__(self, body: nn.Module, head: nn.Module, discriminator: nn.Module | None):
+        super().__init__(body, head)
+        if discriminator is not None:
+            self.discriminator = discriminator
+
+    def classifier_state(self) -> dict[str, torch.Tensor]:
+        """The state of the image classifier alone (what ``headstart predict`` loads)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("discriminator.")}
+
+
 @dataclass
 class AdaptInputs:
     source_train: Dataset  # (x, label)
@@ -52,20 +84,7 @@ class AdaptInputs:
     batch_size: int
     num_workers: int
     channels_last: bool
-
-
-class SourceBatches:
-    """A loader's batches, iterated lazily: progress bars that call ``iter()`` up front (tqdm's
-    asyncio wrapper does) then draw no random numbers, so both methods get the same order."""
-
-    def __init__(self, source: DataLoader):
-        self.source = source
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        yield from self.source
+    target_eval: Dataset | None = None  # (x, label), monitored after each epoch if given
 
 
 class PairedBatches:
@@ -90,15 +109,14 @@ class PairedBatches:
             yield (x_s, x_t), y_s
 
 
-class AdaptationTask:
+class AdaptationTask(ClassifierTask):
     """A loop task training ``model`` by ``method`` (``source-only`` or ``dann``)."""
 
     def __init__(
         self,
-        model: TransferModel,
+        model: AdaptModel,
         tail: Tail,
         plan: Plan,
-        groups: list[tuple[str, ...]],
         inputs: AdaptInputs,
         method: str,
         seed: int,
@@ -106,12 +124,10 @@ class AdaptationTask:
         weight_decay: float,
         domain_loss: DomainAdversarialLoss | None = None,
         domain_weight: float = 1.0,
-        disc_lr: float = 3e-3,
     ):
         self.model = model
         self.tail = tail
         self.plan = plan
-        self.groups = groups
         self.inputs = inputs
         self.method = method
         self.seed = seed
@@ -119,143 +135,63 @@ class AdaptationTask:
         self.weight_decay = weight_decay
         self.domain_loss = domain_loss
         self.domain_weight = domain_weight
-        self.disc_lr = disc_lr
+        self.net = DANNNet(tail, domain_loss) if domain_loss is not None else None
         self.criterion = nn.CrossEntropyLoss()
         self.step_index = 0
         self.total_steps = 1
-        self.stats: dict[str, float] = {}
 
     def _loader(self, ds: Dataset, epoch: int, salt: int) -> DataLoader:
         # Own generators: the source order depends on (seed, epoch) only, identical for both
         # methods whatever else draws random numbers.
         gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch * 101 + salt)
         inp = self.inputs
-        return DataLoader(
-            ds,
-            batch_size=inp.batch_size,
-            shuffle=True,
-            generator=gen,
-            drop_last=len(cast(Sized, ds)) > inp.batch_size,
-            num_workers=inp.num_workers,
-        )
+        return train_loader(ds, inp.batch_size, generator=gen, num_workers=inp.num_workers)
 
     def phase(self, epoch: int) -> Phase:
-        apply_plan(self.model, self.plan, self.groups, epoch)
-        groups = build_param_groups(self.model, self.plan, self.groups, epoch, self.weight_decay)
+        apply_plan(self.model, self.plan, epoch)
+        groups = build_param_groups(self.model, self.plan, epoch, self.weight_decay)
         inp = self.inputs
         source = self._loader(inp.source_train, epoch, 0)
-        val = DataLoader(
-            inp.source_val, batch_size=max(64, inp.batch_size), num_workers=inp.num_workers
-        )
+        val_size = max(64, inp.batch_size)
+        val = eval_loader(inp.source_val, val_size, num_workers=inp.num_workers)
+        monitor: dict[str, Iterable[Any]] = {}
+        if inp.target_eval is not None:  # monitoring only: never used to pick a model
+            monitor["target"] = eval_loader(inp.target_eval, 128)
         self.total_steps = self.epochs * len(source)
         self.step_index = epoch * len(source)
-        self.stats = {
-            "class_loss": 0.0,
-            "domain_loss": 0.0,
-            "domain_acc": 0.0,
-            "n": 0.0,
-            "coeff": 0.0,
-        }
-        if self.method == "source-only":
-            return Phase(
-                ("source-only",),
-                self.tail,
-                SourceBatches(source),
-                val,
-                groups,
-                steps=len(source),
-                channels_last=inp.channels_last,
-                step=self._source_step,
-            )
-        assert self.domain_loss is not None
-        groups += discriminator_groups(
-            self.domain_loss.discriminator, self.disc_lr, self.weight_decay
-        )
-        # Batches are ((x_source, x_target), y_source): the loop passes them to the step as is.
-        train = cast(Iterable, PairedBatches(source, self._loader(inp.target_pool, epoch, 1)))
+        train: Iterable[Any] = source
+        module: nn.Module = self.tail
+        if self.net is not None:
+            train = PairedBatches(source, self._loader(inp.target_pool, epoch, 1))
+            module = self.net
         return Phase(
-            ("dann",),
-            self.tail,
-            train,
-            val,
-            groups,
-            steps=len(source),
-            channels_last=inp.channels_last,
-            step=self._dann_step,
-        )
+            (self.method,), module, train, val, groups, len(source), inp.channels_last,
+            sharded=True, eval_module=self.tail, monitor=monitor,
+        )  # fmt: skip
 
     def _cl(self, x: torch.Tensor) -> torch.Tensor:
         if self.inputs.channels_last and x.ndim == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _source_step(self, x: Any, y: torch.Tensor) -> Step:
-        logits = self.tail(x)
-        loss = self.criterion(logits.float(), y)
-        self._record(loss, None)
-        return loss, logits, y
-
-    def _dann_step(self, x: Any, y: torch.Tensor) -> Step:
+    def step(self, module: nn.Module, batch: Any) -> StepOutput:
+        if self.net is None:
+            out = self.classify(module, batch)
+            out.logs["class_loss"] = out.loss.item()
+            return out
         assert self.domain_loss is not None
-        x_s, x_t = x
+        (x_s, x_t), y = batch
         coeff = self.domain_loss.grl.schedule(self.step_index / max(1, self.total_steps))
-        f = self.tail.features(self._cl(torch.cat([x_s, x_t])))
-        f_s, f_t = f[: len(x_s)], f[len(x_s) :]
-        logits = self.tail.classify(f_s)
-        class_loss = self.criterion(logits.float(), y)  # source labels only
-        domain = self.domain_loss(f_s, f_t)  # features only: no label of either domain
-        self._record(class_loss, domain, coeff)
-        return class_loss + self.domain_weight * domain, logits, y
-
-    def _record(
-        self, class_loss: torch.Tensor, domain: torch.Tensor | None, coeff: float = 0.0
-    ) -> None:
         self.step_index += 1
-        s = self.stats
-        s["class_loss"] += class_loss.item()
-        s["n"] += 1
-        if domain is not None and self.domain_loss is not None:
-            s["domain_loss"] += domain.item()
-            s["domain_acc"] += self.domain_loss.domain_accuracy
-            s["coeff"] = coeff
-
-    def epoch_stats(self) -> dict[str, Any]:
-        """Mean class loss, domain loss and discriminator accuracy of the last epoch."""
-        s, n = self.stats, max(1.0, self.stats.get("n", 0.0))
-        out: dict[str, Any] = {"class_loss": s.get("class_loss", 0.0) / n}
-        if self.method == "dann":
-            out.update(
-                domain_loss=s["domain_loss"] / n, domain_acc=s["domain_acc"] / n, coeff=s["coeff"]
-            )
-        return out
+        logits, domain = module(self._cl(torch.cat([x_s, x_t])), len(x_s))
+        class_loss = self.criterion(logits.float(), y)  # source labels only
+        logs = {
+            "class_loss": class_loss.item(),
+            "domain_loss": domain.item(),
+            "domain_acc": self.domain_loss.domain_accuracy,
+            "coeff": coeff,
+        }
+        return StepOutput(class_loss + self.domain_weight * domain, logits, y, logs)
 
     def set_train_mode(self, epoch: int) -> None:
-        set_train_mode(self.model, self.plan, self.groups, epoch)
-        if self.domain_loss is not None:
-            self.domain_loss.train()
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.criterion(logits, targets)
-
-
-def discriminator_groups(disc: nn.Module, lr: float, weight_decay: float) -> list[dict[str, Any]]:
-    """Optimizer groups of the discriminator: weights with decay, biases without."""
-    out = []
-    for no_decay in (False, True):
-        items = [
-            (f"discriminator.{n}", p)
-            for n, p in disc.named_parameters()
-            if (p.ndim <= 1) == no_decay
-        ]
-        if items:
-            out.append(
-                {
-                    "name": "discriminator" + (" (no decay)" if no_decay else ""),
-                    "params": [p for _, p in items],
-                    "param_names": [n for n, _ in items],
-                    "lr": lr,
-                    "base_lr": lr,
-                    "weight_decay": 0.0 if no_decay else weight_decay,
-                }
-            )
-    return out
+        set_train_mode(self.model, self.plan, epoch)

@@ -1,10 +1,11 @@
-"""Training one model (source-only or DANN) for one seed, and measuring it."""
+"""One model (source-only or DANN) for one seed: a run of the engine, then measured."""
 
 from __future__ import annotations
 
 import copy
-import time
+import dataclasses
 import warnings
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,16 @@ from headstart.adaptation.dann import DomainAdversarialLoss
 from headstart.adaptation.discriminator import DomainDiscriminator
 from headstart.adaptation.gap import embed, proxy_a_distance
 from headstart.adaptation.grl import GradientReverseLayer
-from headstart.adaptation.prefix import split_body
 from headstart.adaptation.prepare import Prepared
-from headstart.adaptation.task import AdaptationTask, Tail
-from headstart.backbones import TransferModel, make_head
-from headstart.engine.checkpoint import save_checkpoint
+from headstart.adaptation.task import AdaptationTask, AdaptModel, Tail
+from headstart.backbones import make_head
+from headstart.engine import run as engine
+from headstart.engine.checkpoint import CheckpointMeta
 from headstart.engine.convs import fast_convolutions
-from headstart.engine.loop import EpochResult, Loop, LoopConfig
+from headstart.engine.loop import Loop, LoopConfig
+from headstart.engine.precision import precision_name
+from headstart.features.prefix import split_body
+from headstart.strategies import Part, Plan, PlanOptions, make_plan, resolve_lrs
 from headstart.versions import versions
 
 
@@ -58,131 +62,163 @@ class MethodResult:
         return {k: getattr(self, k) for k in keys}
 
 
-class EpochLog:
-    """Loop callback: one printed line and one metrics row per epoch, with both losses."""
+class MethodJob:
+    """One model of an adaptation run, trained by ``method`` from the pretrained backbone with
+    ``seed``: a run of its own (``RUN/runs/METHOD-seedN``) on the shared, cached inputs."""
 
-    def __init__(
-        self, task: AdaptationTask, tail: Tail, target_eval: DataLoader | None, channels_last: bool
-    ):
-        self.task = task
-        self.tail = tail
-        self.target_eval = target_eval
-        self.cl = channels_last
-        self.rows: list[dict[str, Any]] = []
+    kind = "adapt"
+    unit = "img"
+    write_report = True
 
-    def __call__(self, result: EpochResult, loop: Loop) -> None:
-        stats = self.task.epoch_stats()
-        row: dict[str, Any] = {
-            "method": self.task.method,
-            "seed": self.task.seed,
-            **result.row(),
-            **stats,
-        }
-        line = (
-            f"{self.task.method:<11} seed {self.task.seed} epoch {result.epoch:>2}/"
-            f"{loop.cfg.epochs}  class loss {stats['class_loss']:.4f}"
-        )
-        if "domain_loss" in stats:
-            line += (
-                f"  domain loss {stats['domain_loss']:.4f} acc {stats['domain_acc']:.3f}"
-                f" (coeff {stats['coeff']:.3f})"
+    def __init__(self, p: Prepared, method: str, seed: int):
+        self.p = p
+        self.method = method
+        self.seed = seed
+        self.cfg = p.cfg
+        self.config = dataclasses.replace(p.cfg, seeds=[seed], methods=[method])
+        self.classes = p.data.classes
+
+    def prepare(self) -> None:
+        p, cfg = self.p, self.cfg
+        body = copy.deepcopy(p.backbone.body)
+        torch.manual_seed(self.seed)  # the same head init for both methods
+        head = make_head(p.backbone.num_features, len(p.data.classes), cfg.bottleneck, cfg.dropout)
+        encoder = body
+        if not p.split.empty:
+            size = p.backbone.data_config["input_size"]
+            encoder = split_body(body, p.trainable, size, check=False).suffix
+        self.tail = Tail(encoder, head)
+        self.domain_loss: DomainAdversarialLoss | None = None
+        discriminator = None
+        if self.method == "dann":
+            grl = GradientReverseLayer(0.0, cfg.gamma, cfg.coeff_max)
+            discriminator = DomainDiscriminator(
+                cfg.bottleneck, cfg.disc_hidden, cfg.disc_layers, cfg.disc_dropout
             )
-        line += f" | source val acc {result.val_acc:.4f}"
-        if self.target_eval is not None:  # monitoring only: never used to pick a model
-            row["target_acc"] = loop.evaluate(self.tail, self.target_eval, self.cl)["accuracy"]
-            line += f"  target acc {row['target_acc']:.4f}"
-        print(line + f" | {result.seconds:.1f}s {result.train_images_per_s:.0f} img/s", flush=True)
-        self.rows.append(row)
+            self.domain_loss = DomainAdversarialLoss(discriminator, grl)
+        self.model = AdaptModel(body, head, discriminator).to(p.device)
+        if p.inputs.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.plan = adapt_plan(p, self.model)
 
+    def preflight(self) -> list[Any]:
+        return []
 
-def train_method(p: Prepared, method: str, seed: int, run_dir: Path) -> MethodResult:
-    """Train ``method`` from the pretrained backbone with ``seed``; score it; save it."""
-    cfg, start = p.cfg, time.perf_counter()
-    body = copy.deepcopy(p.backbone.body)
-    torch.manual_seed(seed)  # the same head init for both methods
-    head = make_head(p.backbone.num_features, len(p.data.classes), cfg.bottleneck, cfg.dropout)
-    model = TransferModel(body, head).to(p.device)
-    encoder = body
-    if p.cut is not None:
-        split = split_body(
-            body, p.trainable, tuple(p.backbone.data_config["input_size"]), check=False
-        )
-        assert split is not None and len(split[0]) == p.cut
-        encoder = split[1]
-    tail = Tail(encoder, head)
-    domain_loss = None
-    if method == "dann":
-        grl = GradientReverseLayer(0.0, cfg.gamma, cfg.coeff_max)
-        disc = DomainDiscriminator(cfg.bottleneck, cfg.disc_hidden, cfg.disc_layers)
-        domain_loss = DomainAdversarialLoss(disc, grl).to(p.device)
-    if p.inputs.channels_last:
-        model.to(memory_format=torch.channels_last)
-    task = AdaptationTask(
-        model,
-        tail,
-        p.plan,
-        p.groups,
-        p.inputs,
-        method,
-        seed,
-        cfg.epochs,
-        cfg.weight_decay,
-        domain_loss,
-        cfg.domain_weight,
-        cfg.head_lr,
-    )
-    target_eval = DataLoader(p.target_eval, batch_size=128) if p.target_eval is not None else None
-    log = EpochLog(task, tail, target_eval if cfg.monitor_target else None, p.inputs.channels_last)
-    loop = Loop(
-        task,
-        LoopConfig(
+    def describe(self) -> list[str]:
+        return [f"{self.method}, seed {self.seed}", self.plan.table()]
+
+    def on_start(self, run_dir: Path) -> None:
+        """Nothing beyond the run's own files."""
+
+    def make_task(self) -> AdaptationTask:
+        cfg = self.cfg
+        return AdaptationTask(
+            self.model, self.tail, self.plan, self.p.inputs, self.method, self.seed,
+            cfg.epochs, cfg.weight_decay, self.domain_loss, cfg.domain_weight,
+        )  # fmt: skip
+
+    def loop_config(self) -> LoopConfig:
+        cfg, p = self.cfg, self.p
+        return LoopConfig(
             epochs=cfg.epochs,
-            seed=seed,
+            seed=self.seed,
             warmup_epochs=cfg.warmup_epochs,
             schedule=cfg.schedule,
             device=p.device,
             dtype=p.dtype,
             progress=cfg.progress,
-        ),
-        callbacks=[log],
+            clip_grad=cfg.clip_grad,
+        )
+
+    def training(self) -> AbstractContextManager[Any]:
+        size = tuple(self.p.backbone.data_config["input_size"])
+        return fast_convolutions(self.model.body, size, self.p.inputs.channels_last)
+
+    def meta(self) -> CheckpointMeta:
+        bb, cfg = self.p.backbone, self.cfg
+        return CheckpointMeta(
+            task="image-classification",
+            classes=list(self.classes),
+            backbone={
+                "name": bb.name,
+                "weights_source": bb.weights_source,
+                "num_features": bb.num_features,
+                "data_config": bb.data_config,
+            },
+            head={"hidden": cfg.bottleneck, "dropout": cfg.dropout},
+            strategy=self.plan.strategy,
+            plan=self.plan.to_dict(),
+            precision=precision_name(self.p.dtype),
+            config=self.config.to_dict(),
+            versions=versions("timm"),
+            extra={
+                "adaptation": {
+                    "method": self.method,
+                    "seed": self.seed,
+                    "source": cfg.source,
+                    "target": cfg.target,
+                }
+            },
+        )
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The image classifier (``headstart predict`` and ``evaluate`` load it)."""
+        return self.model.classifier_state()
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """The discriminator, which a resumed DANN run needs."""
+        disc = getattr(self.model, "discriminator", None)
+        return dict(disc.state_dict()) if disc is not None else {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
+        disc = {f"discriminator.{k}": v for k, v in extra.items()}
+        self.model.load_state_dict({**tensors, **disc})
+
+    def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
+        """The final model scored (``measure``), in summary.json."""
+        self.result = self.measure(outcome)
+        return {"adaptation": self.result.row()}
+
+    def measure(self, outcome: engine.Outcome) -> MethodResult:
+        """Target accuracy of the final model, the domain gap of its features, and the
+        discriminator's accuracy on held-out images of both domains."""
+        p, tail = self.p, self.tail
+        loop = Loop(self.make_task(), self.loop_config())
+        target_acc = None
+        if p.target_eval is not None:
+            batches = DataLoader(p.target_eval, batch_size=128)
+            target_acc = loop.evaluate(tail, batches, p.inputs.channels_last)["accuracy"]
+        f_s, f_t = domain_features(p, tail, tail.features)
+        disc_acc = (
+            discriminator_accuracy(p, self.domain_loss, f_s, f_t) if self.domain_loss else None
+        )
+        warn_if_collapsed(tail, f_t, self.method, self.seed, p.device)
+        history = outcome.history
+        return MethodResult(
+            self.method, self.seed, history[-1].val_acc, target_acc,
+            proxy_a_distance(f_s, f_t, self.seed), proxy_a_distance(f_s, f_t, self.seed, 2),
+            disc_acc, sum(r.seconds for r in history),
+            float(np.mean([r.train_images_per_s for r in history])),
+            str(outcome.run_dir / "checkpoints" / "last.safetensors"),
+            [r.row() for r in history], (f_s, f_t),
+        )  # fmt: skip
+
+    def report(self, outcome: engine.Outcome) -> None:
+        """An adaptation run reports every model together (``adaptation/report.py``)."""
+
+
+def adapt_plan(p: Prepared, model: AdaptModel) -> Plan:
+    """The backbone's groups by the run's strategy; head and discriminator at ``head_lr``."""
+    cfg = p.cfg
+    new = [Part.of("head", model.head, "head.")]
+    disc = getattr(model, "discriminator", None)
+    if disc is not None:
+        new.append(Part.of("discriminator", disc, "discriminator."))
+    lr, head_lr = resolve_lrs("adapt", p.strategy, cfg.lr, cfg.head_lr)
+    opts = PlanOptions(
+        lr=lr, head_lr=head_lr, lr_decay=cfg.lr_decay, pretrained=cfg.weights != "random"
     )
-    with fast_convolutions(
-        body, tuple(p.backbone.data_config["input_size"]), p.inputs.channels_last
-    ):
-        history = loop.run()
-    train_time = time.perf_counter() - start
-    target_acc = (
-        loop.evaluate(tail, target_eval, p.inputs.channels_last)["accuracy"]
-        if target_eval is not None
-        else None
-    )
-    f_s, f_t = domain_features(p, tail, tail.features)
-    disc_acc = discriminator_accuracy(p, domain_loss, f_s, f_t) if domain_loss else None
-    warn_if_collapsed(tail, f_t, method, seed, p.device)
-    ckpt = save_model(
-        p,
-        model,
-        domain_loss,
-        method,
-        seed,
-        run_dir,
-        {"source_val_acc": history[-1].val_acc, "target_acc": target_acc},
-    )
-    speed = float(np.mean([r.train_images_per_s for r in history]))
-    return MethodResult(
-        method,
-        seed,
-        history[-1].val_acc,
-        target_acc,
-        proxy_a_distance(f_s, f_t, seed),
-        proxy_a_distance(f_s, f_t, seed, 2),
-        disc_acc,
-        train_time,
-        speed,
-        str(ckpt),
-        log.rows,
-        (f_s, f_t),
-    )
+    return make_plan(p.strategy, p.backbone.parts(), new, cfg.epochs, opts)
 
 
 def domain_features(p: Prepared, module: torch.nn.Module, fn: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -198,13 +234,8 @@ def domain_features(p: Prepared, module: torch.nn.Module, fn: Any) -> tuple[np.n
 def pretrained_features(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features of the untouched pretrained backbone, for the gap before training."""
     body = p.backbone.body
-    encoder = body
-    if p.cut is not None:
-        split = split_body(
-            body, p.trainable, tuple(p.backbone.data_config["input_size"]), check=False
-        )
-        assert split is not None
-        encoder = split[1]
+    size = p.backbone.data_config["input_size"]
+    encoder = body if p.split.empty else split_body(body, p.trainable, size, check=False).suffix
     return domain_features(p, encoder, encoder)
 
 
@@ -238,52 +269,3 @@ def discriminator_accuracy(
     s = disc(torch.from_numpy(f_s).to(p.device))
     t = disc(torch.from_numpy(f_t).to(p.device))
     return float(0.5 * ((s > 0).float().mean() + (t <= 0).float().mean()))
-
-
-def save_model(
-    p: Prepared,
-    model: TransferModel,
-    domain_loss: DomainAdversarialLoss | None,
-    method: str,
-    seed: int,
-    run_dir: Path,
-    metrics: dict[str, Any],
-) -> Path:
-    """An image-classification checkpoint (``headstart evaluate/predict`` load it), and for
-    DANN the discriminator beside it."""
-    bb, cfg = p.backbone, p.cfg
-    meta = {
-        "task": "image-classification",
-        "classes": list(p.data.classes),
-        "backbone": {
-            "name": bb.name,
-            "weights_source": bb.weights_source,
-            "num_features": bb.num_features,
-            "data_config": bb.data_config,
-        },
-        "head": {"hidden": cfg.bottleneck, "dropout": cfg.dropout},
-        "plan": p.plan.to_dict(),
-        "adaptation": {
-            "method": method,
-            "seed": seed,
-            "source": cfg.source,
-            "target": cfg.target,
-            "metrics": metrics,
-        },
-        "config": cfg.to_dict(),
-        "versions": versions("timm"),
-    }
-    path = run_dir / "checkpoints" / f"{method}-seed{seed}.safetensors"
-    save_checkpoint(path, model.state_dict(), meta)
-    if domain_loss is not None:
-        save_checkpoint(
-            path.with_name(f"{method}-seed{seed}-discriminator.safetensors"),
-            domain_loss.discriminator.state_dict(),
-            {
-                "task": "domain-discriminator",
-                "in_features": cfg.bottleneck,
-                "hidden": cfg.disc_hidden,
-                "layers": cfg.disc_layers,
-            },
-        )
-    return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from timm.models import group_parameters
 from torch import nn
 
 
@@ -23,8 +24,6 @@ def layer_groups(body: nn.Module) -> list[LayerGroup]:
     """Split ``body``'s parameters into ordered groups, input side first."""
     matcher = getattr(body, "group_matcher", None)
     if callable(matcher):
-        from timm.models import group_parameters
-
         grouped = group_parameters(body, matcher(coarse=True))
         groups = [list(names) for names in grouped.values() if names]
     else:

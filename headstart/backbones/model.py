@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from headstart.backbones.groups import LayerGroup
+from headstart.strategies.plan import Part
 
 HEAD = "head"
 
@@ -27,6 +28,18 @@ class Backbone:
     data_config: dict[str, Any]
     weights_source: str
     groups: list[LayerGroup] = field(default_factory=list)
+
+    def parts(self, prefix: str = "body.") -> list[Part]:
+        """The layer groups as plan parts, named as in a model holding the body at ``prefix``."""
+        params = dict(self.body.named_parameters())
+        return [
+            Part(
+                g.name,
+                tuple(prefix + p for p in g.params),
+                sum(params[p].numel() for p in g.params),
+            )
+            for g in self.groups
+        ]
 
 
 def fp32_head(head: nn.Module, features: torch.Tensor) -> torch.Tensor:

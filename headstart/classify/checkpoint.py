@@ -22,7 +22,14 @@ from headstart.data.imagedata import ImageData, ImageDataset
 from headstart.data.images import check_image, is_image_file
 from headstart.data.sources import Sample, find_splits, scan_class_folders
 from headstart.data.transforms import eval_transform
-from headstart.engine.checkpoint import read_meta, read_tensors, resolve_checkpoint
+from headstart.embeddings.encoders import ModuleEncoder, checkpoint_module_encoder
+from headstart.engine.checkpoint import (
+    CheckpointMeta,
+    find_checkpoint,
+    read_meta,
+    read_tensors,
+    resolve_checkpoint,
+)
 from headstart.engine.metrics import classification_metrics, confusion, per_class_table
 from headstart.engine.precision import (
     autocast,
@@ -57,50 +64,52 @@ class Evaluation:
 @dataclass
 class Checkpoint:
     path: Path
-    meta: dict[str, Any]
+    meta: CheckpointMeta
     model: TransferModel
     device: torch.device
     dtype: torch.dtype | None
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.meta["classes"])
+        return tuple(self.meta.classes)
 
     @property
     def data_config(self) -> dict[str, Any]:
-        cfg = dict(self.meta["backbone"]["data_config"])
-        cfg["input_size"] = tuple(cfg["input_size"])
-        return cfg
+        return self.meta.image_data_config(self.path)
 
     @classmethod
     def load(
         cls, path: str | Path, which: str = "best", device: str = "auto", precision: str = "auto"
     ) -> Checkpoint:
-        """Load a run directory or ``.safetensors`` checkpoint (no pickled code is executed)."""
+        """Load a run directory or ``.safetensors`` checkpoint (no pickled code is executed).
+
+        ``precision="auto"`` predicts with the precision the run trained and validated with,
+        so ``evaluate`` reproduces the run's validation accuracy.
+        """
         file = resolve_checkpoint(path, which)
         meta = read_meta(file)
-        if meta.get("task") != "image-classification":
-            raise CheckpointError(
-                f"{file} is a '{meta.get('task')}' checkpoint, not an image classifier"
-            )
-        bb = meta["backbone"]
-        backbone = load_backbone(bb["name"], "random")
+        if meta.task != "image-classification":
+            raise CheckpointError(f"{file} is a '{meta.task}' checkpoint, not an image classifier")
+        name = meta.need("backbone", file, "name")
+        if not meta.classes:
+            raise CheckpointError(f"{file}: its metadata has no classes; the file is damaged")
+        backbone = load_backbone(name, "random")
         head = make_head(
             backbone.num_features,
-            len(meta["classes"]),
-            meta["head"]["hidden"],
-            meta["head"]["dropout"],
+            len(meta.classes),
+            int(meta.head.get("hidden", 0)),
+            float(meta.head.get("dropout", 0.0)),
         )
         model = TransferModel(backbone.body, head)
         try:
             model.load_state_dict(read_tensors(file), strict=True)
         except RuntimeError:
             raise CheckpointError(
-                f"{file} does not match its declared architecture {bb['name']} with "
-                f"{len(meta['classes'])} classes; the file is damaged or was edited"
+                f"{file} does not match its declared architecture {name} with "
+                f"{len(meta.classes)} classes; the file is damaged or was edited"
             ) from None
         dev = resolve_device(device)
-        dtype = resolve_precision(precision, dev)
+        dtype = resolve_precision(meta.precision_for(precision), dev)
         model.to(dev).eval()
         if channels_last(dev, dtype):
             model.to(memory_format=torch.channels_last)
@@ -163,6 +172,17 @@ class Checkpoint:
             self.classes,
             len(true),
         )
+
+
+def classifier_encoder(
+    path: str | Path, device: str = "auto", precision: str = "auto"
+) -> ModuleEncoder:
+    """The embedding of a fine-tuned image classifier: its body's pooled features."""
+    ckpt = Checkpoint.load(find_checkpoint(path), device=device, precision=precision)
+    body = ckpt.model.body
+    return checkpoint_module_encoder(
+        ckpt.path, body, ckpt.data_config, "fine-tuned backbone", ckpt.device, ckpt.dtype
+    )
 
 
 class _UnlabelledDataset(ImageDataset):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
-from headstart.cli.common import add_dataclass_options, build_config
+from headstart.cli.common import add_dataclass_options, build_config, resume_options
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 
@@ -31,6 +31,9 @@ ADAPT_HELP = {
     "dropout": "dropout after the bottleneck",
     "disc_hidden": "hidden units of the domain discriminator",
     "disc_layers": "hidden layers of the domain discriminator",
+    "disc_dropout": "dropout after each hidden layer of the domain discriminator",
+    "methods": "which models to train: source-only, dann or both",
+    "clip_grad": "clip the global gradient norm to this value (off when not given)",
     "domain_weight": "weight of the domain loss next to the classification loss",
     "gamma": "speed of the gradient-reversal schedule 2/(1+exp(-gamma p))-1, p = progress",
     "coeff_max": "final gradient-reversal coefficient (the schedule's ceiling)",
@@ -59,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "before and after, and 2-D maps of both domains.",
     )
     p.add_argument("--config", help="YAML file of options; flags override it")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the adaptation run in RUN_DIR: models that finished are kept, the others "
+        "continue from their last checkpoint",
+    )
     add_dataclass_options(p, AdaptConfig, ADAPT_HELP, rules=ADAPT_RULES)
     p.set_defaults(func=run_adapt)
 
@@ -66,6 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_adapt(args: argparse.Namespace) -> int:
     from headstart.adaptation.adapt import adapt
 
+    if args.resume:
+        options = resume_options(args)
+        adapt(resume=args.resume, **{k: v for k, v in options.items() if k == "progress"})
+        return 0
     cfg = build_config(AdaptConfig, args)
     if not cfg.source or not cfg.target:
         raise HeadstartError("give --source SRC_DIR and --target TGT_DIR")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from headstart.config import load_config
-from headstart.errors import OptionError
+from headstart.errors import HeadstartError, OptionError
 from headstart.options import ListOf, Rule, option_type
 
 
@@ -93,3 +93,31 @@ def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2))
+
+
+def resume_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``--resume`` may change: ``--epochs`` (to extend a finished run) and progress bars;
+    any other option given is refused (a resumed run keeps its own settings)."""
+    given = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("resume", "func", "command", "action", "data", "config") and v is not None
+    }
+    out: dict[str, Any] = {k: given.pop(k) for k in ("epochs", "progress") if k in given}
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise HeadstartError(f"--resume continues a run with its own settings; drop {flags}")
+    return out
+
+
+def add_inference_options(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--device`` of commands that run a trained model."""
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        help="auto: the precision the run trained and validated with (default: auto)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)"
+    )

@@ -63,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from headstart.doctor import checkpoint_backbone, diagnose, has_errors
+    from headstart.doctor import has_errors
+    from headstart.doctor.folder import checkpoint_backbone, diagnose
 
     fixed = {"data": args.data}
     if args.checkpoint and "backbone" not in vars(args) and not args.config:

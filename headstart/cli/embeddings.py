@@ -125,23 +125,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_embed(args: argparse.Namespace) -> int:
     from headstart.embeddings import embed
+    from headstart.encoders import load_encoder
     from headstart.engine.rundir import new_run_dir
 
     check_writable(args.out or "runs", "--out")
+    encoder = load_encoder(args.model, args.weights, args.device, args.precision)
     made = [p for p in (Path("runs"), Path("runs", "embed")) if not p.exists()]
     out = Path(args.out) if args.out else new_run_dir("runs", "embed", Path(args.data[0]).name)
     try:
-        emb = embed(
-            args.data,
-            out,
-            args.model,
-            args.weights,
-            args.split,
-            args.skip_bad,
-            args.device,
-            args.precision,
-            args.progress,
-        )
+        emb = embed(args.data, out, encoder, args.split, args.skip_bad, args.progress)
     except BaseException:
         if not args.out:  # the run folder made above (and its parents), while still empty
             remove_empty_dirs([out, *reversed(made)])
@@ -169,8 +161,8 @@ def run_map(args: argparse.Namespace) -> int:
 def run_index(args: argparse.Namespace) -> int:
     from headstart.embeddings import IndexParams, VectorIndex
     from headstart.embeddings.embed import check_items
-    from headstart.embeddings.encoders import encoder_from_meta
     from headstart.embeddings.store import collect_items
+    from headstart.encoders import encoder_from_meta
     from headstart.errors import HeadstartError
 
     params = IndexParams(args.kind, args.threshold, args.m, args.ef_construction, args.ef_search)
@@ -209,11 +201,13 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from headstart.embeddings import contact_sheet, search
+    from headstart.embeddings import VectorIndex, contact_sheet, search
+    from headstart.encoders import index_encoder
 
     if args.sheet:
         check_writable(args.sheet, "--sheet")
-    results = search(args.index, args.images, args.text, args.k)
+    index = VectorIndex.load(args.index)
+    results = search(index, index_encoder(index), args.images, args.text, args.k)
     if args.sheet:
         contact_sheet(args.sheet, results)
     if args.json:

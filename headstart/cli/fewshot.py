@@ -10,6 +10,7 @@ from headstart.cli.common import (
     add_dataclass_options,
     build_config,
     print_json,
+    resume_options,
 )
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
 from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
@@ -135,8 +136,11 @@ def _train_parser() -> argparse.ArgumentParser:
         "a Siamese network (contrastive loss), then compare with frozen "
         "prototypes on the same episodes.",
     )
-    p.add_argument("data", help="folder with train/ and val/ class folders")
+    p.add_argument("data", nargs="?", help="folder with train/ and val/ class folders")
     p.add_argument("--config", help="YAML file of options; flags override it")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
     return p
 
@@ -154,7 +158,7 @@ def run_fewshot(args: argparse.Namespace) -> int:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from headstart.embeddings.encoders import load_encoder
+    from headstart.encoders import load_encoder
     from headstart.fewshot import FewShotClassifier
 
     encoder = load_encoder(args.model, args.weights, args.device, args.precision)
@@ -170,7 +174,7 @@ def _run_classify(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from headstart.embeddings.encoders import load_encoder
+    from headstart.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
     encoders = [
@@ -201,9 +205,13 @@ def _run_train(args: argparse.Namespace) -> int:
     from headstart.fewshot import score_table, train_fewshot
     from headstart.fewshot.train import FewShotConfig
 
-    cfg = build_config(FewShotConfig, args, data=args.data)
-    check_writable(cfg.out, "--out")
-    result = train_fewshot(config=cfg)
+    if args.resume:
+        resume = check_writable(args.resume, "--resume")
+        result = train_fewshot(resume=resume, **resume_options(args))
+    else:
+        cfg = build_config(FewShotConfig, args, data=args.data)
+        check_writable(cfg.out, "--out")
+        result = train_fewshot(config=cfg)
     print(score_table(result.scores))
     if result.threshold is not None:
         print(f"verification threshold (distance): {result.threshold:.4f}")

@@ -26,7 +26,8 @@ COMMAND_MODULES = (
     "zeroshot",
 )
 
-DISTRIBUTED_COMMANDS = ("train",)  # the commands that run on many processes under torchrun
+# The commands that run on many processes under torchrun.
+DISTRIBUTED_COMMANDS = ("train", "text train", "adapt")
 # What the system refuses for reasons the user can fix (a read-only or full disk, permissions,
 # a missing file): one line naming the file. Other OSErrors are bugs and keep their traceback.
 USER_ERRNOS = {
@@ -63,9 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _warning_line
     try:
         args = build_parser().parse_args(argv)
-        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        if distributed.launched() and command not in DISTRIBUTED_COMMANDS:
             raise HeadstartError(
-                f"headstart {args.command} runs in one process: start it without torchrun "
+                f"headstart {command} runs in one process: start it without torchrun "
                 f"(under torchrun: {', '.join(DISTRIBUTED_COMMANDS)})"
             )
         with distributed.main_prints_only():  # under torchrun only rank 0 prints

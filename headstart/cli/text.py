@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
+from headstart.cli.common import (
+    add_checked,
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf
@@ -17,15 +24,21 @@ TEXT_HELP = {
     "split_col": "column with train / val values, used when present",
     "model": "minilm (packaged all-MiniLM-L6-v2, offline), a Hugging Face encoder name, "
     "or a local model folder",
-    "strategy": " | ".join(STRATEGIES),
+    "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive (frozen: the old name "
+    "of feature-extraction)",
     "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
     "group_by_length": "batch texts of similar length together (less padding, faster); "
     "batches still come in random order",
-    "lr": "LR of the encoder (full) or the adapter; default per strategy: frozen -, full 5e-5, "
-    "lora 2e-3, ia3 1e-2, prompt 3e-2, prefix 1e-2",
-    "head_lr": "LR of the new head; default 3e-3 for frozen, 2e-3 for adapters, 1e-3 for full",
+    "lr": "LR of the encoder's top layer (full, partial, progressive) or the adapter; default "
+    "per strategy: full 5e-5, lora 2e-3, ia3 1e-2, prompt 3e-2, prefix 1e-2",
+    "head_lr": "LR of the new head; default 3e-3 for feature-extraction, 2e-3 for adapters, "
+    "1e-3 for full",
+    "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
+    "partial_groups": "partial: how many top transformer layers train",
+    "head_epochs": "progressive: head-only epochs before the first unfreeze",
+    "clip_grad": "clip the global gradient norm to this value (off when not given)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",
@@ -48,7 +61,9 @@ COMPARE_SKIP = ("strategy", "lr", "head_lr")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser("text", help="text classification: frozen, full, LoRA, IA3, prompt, prefix")
+    t = sub.add_parser(
+        "text", help="text classification: feature extraction, full, LoRA, IA3, prompt, prefix"
+    )
     tsub = t.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     tr = tsub.add_parser(
@@ -58,6 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     tr.add_argument("--config", help="YAML file of options; flags override it")
+    tr.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
+        "a finished run to N epochs)",
+    )
     add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
@@ -100,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
     p.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
 
@@ -113,6 +135,9 @@ def _config(args: argparse.Namespace) -> TextConfig:
 def run_train(args: argparse.Namespace) -> int:
     from headstart.text.fit import fit_text
 
+    if args.resume:
+        fit_text(resume=check_writable(args.resume, "--resume"), **resume_options(args))
+        return 0
     cfg = _config(args)
     check_writable(cfg.out, "--out")
     fit_text(config=cfg)
@@ -142,7 +167,8 @@ def run_predict(args: argparse.Namespace) -> int:
         texts.extend(read_lines(f))
     if not texts:
         raise DataError("no texts given: pass texts as arguments or --file FILE")
-    preds = TextCheckpoint.load(args.checkpoint, args.which).predict(texts, args.top_k)
+    ckpt = TextCheckpoint.load(args.checkpoint, args.which, args.device, args.precision)
+    preds = ckpt.predict(texts, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])
         return 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
+from headstart.cli.common import (
+    add_checked,
+    add_dataclass_options,
+    add_inference_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.config import TRAIN_RULES, TrainConfig
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
@@ -35,6 +42,7 @@ TRAIN_HELP = {
     "partial_groups": "partial: how many top layer groups train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
     "unfreeze_every": "progressive: epochs between two unfreezes",
+    "clip_grad": "clip the global gradient norm to this value (off when not given)",
     "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
     "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
@@ -61,7 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", nargs="?", help="folder with train/ and val/ (or class folders)")
     p.add_argument("--config", help="YAML file of options; flags override it")
     p.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
+        "a finished run to N epochs)",
     )
     add_dataclass_options(p, TrainConfig, TRAIN_HELP, rules=TRAIN_RULES)
     p.set_defaults(func=run_train)
@@ -71,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
     e.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(e)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=run_evaluate)
 
@@ -79,6 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("images", nargs="+", help="image files or folders")
     add_checked(r, "--top-k", POSITIVE_INT, default=3, help="classes per image")
     r.add_argument("--which", default="best", choices=("best", "last"))
+    add_inference_options(r)
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=run_predict)
 
@@ -87,9 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
     from headstart.classify.fit import fit
 
     if args.resume:
-        fit(
-            resume=check_writable(args.resume, "--resume"), progress=getattr(args, "progress", True)
-        )
+        fit(resume=check_writable(args.resume, "--resume"), **resume_options(args))
         return 0
     if not args.data and not args.config:
         raise HeadstartError("give a DATA folder (or --config with data:)")
@@ -102,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     ev = ckpt.evaluate(Path(args.data), args.split)
     if args.json:
         print_json(
@@ -133,7 +144,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from headstart.classify.checkpoint import Checkpoint
 
-    ckpt = Checkpoint.load(args.checkpoint, args.which)
+    ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
     preds = ckpt.predict(args.images, args.top_k)
     if args.json:
         print_json([p.to_dict() for p in preds])

@@ -18,11 +18,14 @@ from typing import Any
 
 from headstart.backbones import load_backbone
 from headstart.classify.fit import FitResult, fit
-from headstart.config import COMPARE_RULES, TrainConfig, check_strategy_depth
+from headstart.compare.report import write_compare_report
+from headstart.config import COMPARE_RULES, TrainConfig
 from headstart.data.imagedata import ImageData
 from headstart.engine.loop import EpochResult, Loop
 from headstart.engine.rundir import new_run_dir
 from headstart.options import check_option
+from headstart.recommend import recommend
+from headstart.strategies import make_plan
 
 DEFAULT_STRATEGIES = ("scratch", "feature-extraction", "partial", "full", "progressive", "auto")
 
@@ -106,6 +109,48 @@ def _cumsum(xs: list[float]) -> list[float]:
     return out
 
 
+def _plans(
+    strategies: list[str], base: TrainConfig
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any] | None]:
+    """What each row runs: its strategy and settings (``auto``: the recommendation's)."""
+    plans: dict[str, tuple[str, dict[str, Any]]] = {}
+    recommendation = None
+    for s in strategies:
+        if s == "auto":
+            rec = recommend(
+                base.data, backbone=base.backbone, weights=base.weights, epochs=base.epochs,
+                config=base,
+            )  # fmt: skip
+            recommendation = rec.to_dict()
+            plans[s] = (rec.strategy, rec.overrides)
+        else:
+            plans[s] = (s, {})
+    return plans, recommendation
+
+
+def _run(
+    base: TrainConfig,
+    row: str,
+    strategy: str,
+    extra: dict[str, Any],
+    seed: int,
+    run_dir: Path,
+    budget: float | None,
+) -> FitResult:
+    """One seed of one row, as a user would run it alone: with a cold feature cache."""
+    with tempfile.TemporaryDirectory(prefix="headstart-compare-") as cold_cache:
+        cfg = dataclasses.replace(
+            base,
+            strategy=strategy,
+            seed=seed,
+            cache_dir=cold_cache,
+            out=str(run_dir / "runs"),
+            name=f"{row}-seed{seed}",
+            **extra,
+        )
+        return fit(config=cfg, callbacks=[Budget(budget)])
+
+
 class Budget:
     """Loop callback: stop after the epoch in which the run's wall time passes ``seconds``."""
 
@@ -141,27 +186,11 @@ def compare(
     budget = check_option("budget", budget, COMPARE_RULES["budget"])
     ImageData.from_folder(base.data, base.val_fraction, base.seed, base.classes)  # fail early
     if any(":" in s for s in strategies):  # partial:N within the backbone's layer groups
-        groups = load_backbone(base.backbone, "random").groups
-        for s in strategies:
-            check_strategy_depth(s, len(groups), base.backbone)
+        parts = load_backbone(base.backbone, "random").parts()
+        for s in (s for s in strategies if s != "auto"):
+            make_plan(s, parts, [], base.epochs, base.plan_options())
     run_dir = new_run_dir(base.out, "compare", name or Path(base.data).name)
-    recommendation = None
-    plans: dict[str, tuple[str, dict[str, Any]]] = {}
-    for s in strategies:
-        if s == "auto":
-            from headstart.recommend import recommend
-
-            rec = recommend(
-                base.data,
-                backbone=base.backbone,
-                weights=base.weights,
-                epochs=base.epochs,
-                config=base,
-            )
-            recommendation = rec.to_dict()
-            plans[s] = (rec.strategy, rec.overrides)
-        else:
-            plans[s] = (s, {})
+    plans, recommendation = _plans(strategies, base)
     results: list[StrategyResult] = []
     for i, s in enumerate(strategies, 1):
         resolved, extra = plans[s]
@@ -186,17 +215,7 @@ def compare(
                 + (f" ({resolved})" if resolved != s else "")
                 + f", seed {seed}"
             )
-            with tempfile.TemporaryDirectory(prefix="headstart-compare-") as cold_cache:
-                cfg = dataclasses.replace(
-                    base,
-                    strategy=resolved,
-                    seed=seed,
-                    cache_dir=cold_cache,
-                    out=str(run_dir / "runs"),
-                    name=f"{s}-seed{seed}",
-                    **extra,
-                )
-                res.runs.append(fit(config=cfg, callbacks=[Budget(budget)]))
+            res.runs.append(_run(base, s, resolved, extra, seed, run_dir, budget))
         results.append(res)
     rows = [r.summary() for r in results]
     result = CompareResult(
@@ -205,7 +224,5 @@ def compare(
         recommendation,
         {**base.to_dict(), "strategies": strategies, "seeds": list(seeds), "budget_s": budget},
     )
-    from headstart.compare.report import write_compare_report
-
     write_compare_report(result)
     return result

@@ -14,7 +14,6 @@ from headstart.doctor.dataset import (
     check_split_classes,
 )
 from headstart.doctor.finding import Finding, has_errors
-from headstart.doctor.folder import checkpoint_backbone, diagnose
 from headstart.doctor.optimization import (
     check_backbone_lr,
     check_head_trainable,
@@ -41,8 +40,6 @@ __all__ = [
     "check_optimizer_params",
     "check_split_classes",
     "check_training_setup",
-    "checkpoint_backbone",
-    "diagnose",
     "frozen_batchnorms",
     "has_errors",
     "preflight",

@@ -7,13 +7,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from headstart.classify.fit import ImageJob
 from headstart.config import TrainConfig
 from headstart.data.imagedata import ImageData
 from headstart.data.sources import Sample, read_folder_splits
 from headstart.doctor.dataset import check_class_order, check_split_classes
 from headstart.doctor.finding import Finding, error, names, unique, warning
 from headstart.doctor.preflight import check_training_setup
-from headstart.engine.checkpoint import read_meta, resolve_checkpoint
+from headstart.engine.checkpoint import CheckpointMeta, read_meta, resolve_checkpoint
 from headstart.errors import CheckpointError
 
 
@@ -56,32 +57,26 @@ def diagnose(
     return unique(out)
 
 
-def prepared_trainer(cfg: TrainConfig, data: ImageData) -> Any:
-    """The trainer ``train`` builds for ``cfg`` and ``data``, prepared (images decoded, bad
-    ones skipped with ``skip_bad``; model and plan built) without running its own pre-training
-    checks: the caller runs and reports them."""
-    from headstart.classify.fit import _Trainer  # fit imports the doctor: import late
-
-    class _Unchecked(_Trainer):
-        def preflight(self) -> None:
-            """Skipped: the caller checks the set-up."""
-
-    trainer = _Unchecked(cfg, data)
-    trainer.prepare()
-    return trainer
+def prepared_trainer(cfg: TrainConfig, data: ImageData) -> ImageJob:
+    """The job ``train`` builds for ``cfg`` and ``data``, prepared (images decoded, bad ones
+    skipped with ``skip_bad``; model and plan built); its checks are the caller's to run."""
+    job = ImageJob(cfg, data)
+    job.prepare()
+    return job
 
 
 def checkpoint_backbone(checkpoint: str | Path) -> str:
     """The backbone name a checkpoint (run directory or file) was trained with."""
-    return str(_meta(checkpoint)[1]["backbone"]["name"])
+    file, meta = _meta(checkpoint)
+    return str(meta.need("backbone", file, "name"))
 
 
 def _checkpoint_checks(
     checkpoint: str | Path, classes: tuple[str, ...], backbone: str
 ) -> list[Finding]:
     file, meta = _meta(checkpoint)
-    out = check_class_order(classes, meta["classes"], f"checkpoint {file}")
-    theirs = meta["backbone"]["name"]
+    out = check_class_order(classes, meta.classes, f"checkpoint {file}")
+    theirs = meta.need("backbone", file, "name")
     if theirs != backbone:
         out.append(
             warning(
@@ -93,10 +88,10 @@ def _checkpoint_checks(
     return out
 
 
-def _meta(checkpoint: str | Path) -> tuple[Path, dict[str, Any]]:
+def _meta(checkpoint: str | Path) -> tuple[Path, CheckpointMeta]:
     file = resolve_checkpoint(checkpoint)
     meta = read_meta(file)
-    if "classes" not in meta or "backbone" not in meta:
+    if not meta.classes or meta.backbone is None:
         raise CheckpointError(f"{file} is not an image classifier checkpoint (no class list)")
     return file, meta
 

@@ -6,13 +6,18 @@ import copy
 from typing import Any
 
 from headstart.backbones.model import TransferModel
-from headstart.config import check_strategy_depth
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
 from headstart.doctor.checks import run_checks
-from headstart.doctor.finding import Finding, unique
+from headstart.doctor.finding import Finding, unique, warning
 from headstart.doctor.preprocessing import Transform
-from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+from headstart.strategies import (
+    Plan,
+    apply_plan,
+    build_param_groups,
+    parse_strategy,
+    set_train_mode,
+)
 
 
 def preflight(
@@ -22,7 +27,6 @@ def preflight(
     data_config: dict[str, Any],
     model: TransferModel,
     plan: Plan,
-    groups: list[tuple[str, ...]],
     weight_decay: float = 0.0,
     balanced: bool = False,
     backbone: str = "",
@@ -42,16 +46,16 @@ def preflight(
     work = copy.deepcopy(model)
     milestones = plan.milestones()
     for epoch in [0, *milestones]:
-        apply_plan(work, plan, groups, epoch)
+        apply_plan(work, plan, epoch)
 
         def train_mode(m: Any, epoch: int = epoch) -> None:
-            set_train_mode(m, plan, groups, epoch)
+            set_train_mode(m, plan, epoch)
 
         out += run_checks(
             data_config=data_config,
             model=work,
             head=work.head,
-            optimizer=build_param_groups(work, plan, groups, epoch, weight_decay),
+            optimizer=build_param_groups(work, plan, epoch, weight_decay),
             train_mode=train_mode,
             pretrained=plan.pretrained,
             when=f"from epoch {epoch + 1}" if milestones else "",
@@ -60,19 +64,32 @@ def preflight(
 
 
 def check_training_setup(trainer: Any) -> list[Finding]:
-    """``preflight`` for a prepared trainer of ``headstart.classify.fit`` (its ``cfg``, ``data``,
-    ``backbone``, ``model``, ``plan`` and ``groups``), with the transforms it trains with."""
+    """``preflight`` for a prepared ``headstart.classify.fit.ImageJob`` (its ``cfg``, ``data``,
+    ``backbone``, ``model`` and ``plan``), with the transforms it trains with."""
     cfg, bb = trainer.cfg, trainer.backbone
-    check_strategy_depth(cfg.strategy, len(bb.groups), bb.name)
-    return preflight(
+    return check_weights(cfg.weights, cfg.strategy) + preflight(
         trainer.data,
         train_transform(bb.data_config, cfg.augment),
         eval_transform(bb.data_config),
         bb.data_config,
         trainer.model,
         trainer.plan,
-        trainer.groups,
         cfg.weight_decay,
         balanced=cfg.balanced_sampling or cfg.class_weights,
         backbone=bb.name,
     )
+
+
+def check_weights(weights: str, strategy: str) -> list[Finding]:
+    """``--weights random`` with a strategy that transfers: there is nothing to transfer."""
+    if weights != "random" or not parse_strategy(strategy).pretrained:
+        return []
+    return [
+        warning(
+            "random-weights",
+            f"--weights random with --strategy {strategy}: the backbone starts from random "
+            "weights, so nothing pretrained is transferred (its batch-norm statistics are "
+            "re-estimated where it trains; frozen layers keep random features); use "
+            "--strategy scratch for the from-scratch baseline, or pretrained weights",
+        )
+    ]

@@ -1,7 +1,7 @@
 """Embeddings: extract, map, index, search and probe penultimate-layer vectors."""
 
 from headstart.embeddings.embed import embed
-from headstart.embeddings.encoders import ImageEncoder, load_encoder
+from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.index import IndexParams, VectorIndex
 from headstart.embeddings.maps import make_map
 from headstart.embeddings.probe import ProbeResult, probe
@@ -17,7 +17,6 @@ __all__ = [
     "VectorIndex",
     "contact_sheet",
     "embed",
-    "load_encoder",
     "make_map",
     "probe",
     "search",

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from headstart.data.images import check_image
-from headstart.embeddings.encoders import DEFAULT_SPEC, ImageEncoder, load_encoder
+from headstart.embeddings.encoders import DEFAULT_SPEC, ImageEncoder, backbone_encoder
 from headstart.embeddings.store import EmbeddingSet, Item, collect_items, save_embeddings
-from headstart.errors import DataError
+from headstart.errors import DataError, HeadstartError
 
 
 def check_items(items: list[Item], skip_bad: bool) -> tuple[list[Item], list[tuple[str, str]]]:
@@ -36,23 +36,27 @@ def check_items(items: list[Item], skip_bad: bool) -> tuple[list[Item], list[tup
 def embed(
     inputs: str | Path | Sequence[str | Path],
     out: str | Path,
-    model: str | ImageEncoder = DEFAULT_SPEC,
-    weights: str = "pretrained",
+    encoder: ImageEncoder | None = None,
     split: str | None = None,
     skip_bad: bool = False,
-    device: str = "auto",
-    precision: str = "auto",
     progress: bool = True,
 ) -> EmbeddingSet:
-    """Embed every image of ``inputs`` with ``model`` and write ``out/`` (see ``store``).
+    """Embed every image of ``inputs`` with ``encoder`` and write ``out/`` (see ``store``).
+
+    ``encoder``: any encoder (``headstart.load_encoder(spec)`` names them); by default the
+    pooled features of the packaged EfficientNet-Lite0.
 
     >>> emb = embed("data/fmnist", "runs/embed/fmnist", split="val")
     >>> emb.vectors.shape, emb.classes[:2]
     ((1000, 1280), ('ankle_boot', 'bag'))
     """
+    if isinstance(encoder, str):
+        raise HeadstartError(
+            f"embed takes an encoder, not '{encoder}': pass headstart.load_encoder('{encoder}')"
+        )
     paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     items, skipped = check_items(collect_items(paths, split), skip_bad)
-    encoder = load_encoder(model, weights, device, precision) if isinstance(model, str) else model
+    encoder = encoder or backbone_encoder(DEFAULT_SPEC)
     start = time.perf_counter()
     vectors = encoder.encode([it.path for it in items], progress=progress)
     meta = {

@@ -1,6 +1,7 @@
-"""Image encoders: what turns image files into vectors, named by a spec string.
+"""Image encoders: what turns image files into vectors.
 
-Specs (``--backbone`` / ``--model`` on the command line):
+The kinds below are named by a spec string (``--backbone`` / ``--model`` on the command line),
+resolved by ``headstart.encoders.load_encoder``:
 
 - a timm name or ``torchvision:NAME`` (default ``tf_efficientnet_lite0``): pooled
   penultimate-layer features of the pretrained backbone (``--weights`` picks the weights);
@@ -28,8 +29,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from headstart.backbones import fingerprint, load_backbone
 from headstart.data.images import open_image
 from headstart.data.sources import Sample
+from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
@@ -161,9 +164,6 @@ def backbone_encoder(
     precision: str = "auto",
 ) -> ModuleEncoder:
     """Pooled features of a pretrained (or local-weights) backbone, with its own preprocessing."""
-    from headstart.backbones import fingerprint, load_backbone
-    from headstart.data.transforms import eval_transform
-
     with torch.random.fork_rng():
         torch.manual_seed(0)  # "random" weights are the same each time: queries match an index
         bb = load_backbone(name, weights)
@@ -187,47 +187,27 @@ def backbone_encoder(
     )
 
 
-def checkpoint_encoder(
-    path: str | Path, device: str = "auto", precision: str = "auto"
+def checkpoint_module_encoder(
+    file: Path,
+    module: nn.Module,
+    data_config: dict[str, Any],
+    what: str,
+    device: torch.device,
+    dtype: torch.dtype | None,
 ) -> ModuleEncoder:
-    """The embedding of a fine-tuned headstart model (image classifier or few-shot model)."""
-    from headstart.backbones import fingerprint
-    from headstart.data.transforms import eval_transform
-    from headstart.engine.checkpoint import read_meta, resolve_checkpoint
-    from headstart.errors import CheckpointError
-
-    try:
-        file = resolve_checkpoint(path, "best")
-    except CheckpointError:
-        file = resolve_checkpoint(path, "last")
-    task = read_meta(file).get("task")
-    if task == "image-classification":
-        from headstart.classify.checkpoint import Checkpoint
-
-        ckpt = Checkpoint.load(file, device=device, precision=precision)
-        module, cfg, what = ckpt.model.body, ckpt.data_config, "fine-tuned backbone"
-        dev, dtype = ckpt.device, ckpt.dtype
-    elif task in ("fewshot-protonet", "fewshot-siamese"):
-        from headstart.fewshot.checkpoint import load_fewshot
-
-        model = load_fewshot(file)
-        module, cfg, what = model.embedder(), model.data_config, task.removeprefix("fewshot-")
-        dev = resolve_device(device)
-        dtype = resolve_precision(precision, dev)
-        module.to(dev).eval()
-    else:
-        raise HeadstartError(f"{file} is a '{task}' checkpoint; embeddings need an image model")
+    """The encoder of a fine-tuned headstart network stored in ``file`` (its ``module`` maps
+    preprocessed images to vectors); the run is named in the description."""
     resolved = str(file.resolve())
     run = file.parent.parent if file.parent.name == "checkpoints" else file
     return ModuleEncoder(
         resolved,
         f"{what} ({_short(run)})",
         module,
-        eval_transform(cfg),
+        eval_transform(data_config),
         f"ckpt:{fingerprint(module)}",
-        dev,
+        device,
         dtype,
-        extra={"checkpoint": resolved, "data_config": cfg},
+        extra={"checkpoint": resolved, "data_config": data_config},
     )
 
 
@@ -237,55 +217,3 @@ def _short(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-def load_encoder(
-    spec: str = DEFAULT_SPEC,
-    weights: str = "pretrained",
-    device: str = "auto",
-    precision: str = "auto",
-) -> ImageEncoder:
-    """The encoder named by ``spec`` (see the module docstring).
-
-    >>> enc = load_encoder("tf_efficientnet_lite0")
-    >>> enc.encode([Path("shoe.png")]).shape
-    (1, 1280)
-    """
-    kind, _, arg = spec.partition(":")
-    if kind == "pixels":
-        if arg and not (arg.isdigit() and int(arg) > 0):
-            raise HeadstartError(f"--backbone '{spec}': use pixels or pixels:SIZE, e.g. pixels:28")
-        return PixelEncoder(int(arg) if arg else 28)
-    if kind == "conse":
-        from headstart.zeroshot.conse import conse_encoder
-
-        if arg:
-            return conse_encoder(arg, device=device, precision=precision)
-        return conse_encoder(device=device, precision=precision)
-    if kind == "clip":
-        from headstart.zeroshot.clip import clip_encoder
-
-        if not arg:
-            raise HeadstartError(
-                "--model clip:NAME_OR_DIR needs a name, e.g. "
-                "clip:openai/clip-vit-base-patch32 or clip:path/to/folder"
-            )
-        return clip_encoder(arg, device=device, precision=precision)
-    if Path(spec).exists():
-        return checkpoint_encoder(spec, device, precision)
-    return backbone_encoder(spec, weights, device, precision)
-
-
-def encoder_from_meta(
-    meta: dict[str, Any], device: str = "auto", precision: str = "auto"
-) -> ImageEncoder:
-    """Rebuild the encoder that produced a set of embeddings (to embed queries the same way)."""
-    spec = str(meta.get("spec", DEFAULT_SPEC))
-    encoder = load_encoder(spec, str(meta.get("weights", "pretrained")), device, precision)
-    expected = meta.get("weights_id")
-    if expected and encoder.meta().get("weights_id") != expected:
-        raise HeadstartError(
-            f"the weights of '{spec}' changed since these embeddings were made; "
-            "embed the data again with the current weights"
-        )
-    return encoder

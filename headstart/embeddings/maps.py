@@ -12,6 +12,7 @@ from headstart.embeddings.index import normalize
 from headstart.embeddings.store import EmbeddingSet
 from headstart.errors import HeadstartError
 from headstart.io import write_atomic
+from headstart.report.plots import literal_text
 
 METHODS = ("tsne", "umap", "pca")
 
@@ -58,8 +59,6 @@ def plot_map(path: str | Path, xy: np.ndarray, labels: Sequence[str], title: str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from headstart.report.plots import literal_text
 
     with literal_text():
         names = sorted({lab for lab in labels if lab})

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from headstart.data.images import open_image
-from headstart.embeddings.encoders import encoder_from_meta
+from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.index import VectorIndex
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
+from headstart.io import write_atomic
+from headstart.report.plots import literal_text
 
 
 @dataclass
@@ -37,17 +39,18 @@ class QueryResult:
 
 def search(
     index: str | Path | VectorIndex,
+    encoder: ImageEncoder,
     images: Sequence[str | Path] = (),
     texts: Sequence[str] = (),
     k: int = 5,
-    device: str = "auto",
-    precision: str = "auto",
     progress: bool = False,
 ) -> list[QueryResult]:
     """Nearest neighbours of each query image and each text (text needs a text-aligned index).
 
-    >>> search("runs/embed/fmnist/index", ["shoe.png"], k=5)[0].hits[0].label
-    'sneaker'
+    ``encoder`` embeds the queries: the one that made the index
+    (``headstart.encoders.index_encoder(index)`` rebuilds it).
+
+    >>> search("runs/embed/fmnist/index", index_encoder("runs/embed/fmnist/index"), ["shoe.png"])
     """
     idx = index if isinstance(index, VectorIndex) else VectorIndex.load(index)
     if not images and not texts:
@@ -58,7 +61,6 @@ def search(
             f"{idx.root} holds {emb_meta['encoder']['description']} vectors, which have no text "
             "side; for --text search embed with `--backbone conse` or `--backbone clip:NAME`"
         )
-    encoder = encoder_from_meta(emb_meta["encoder"], device, precision)
     results: list[QueryResult] = []
     if images:
         files = [it.path for it in collect_items(list(images))]
@@ -91,9 +93,6 @@ def contact_sheet(path: str | Path, results: Sequence[QueryResult], thumb: int =
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from headstart.io import write_atomic
-    from headstart.report.plots import literal_text
 
     with literal_text():
         cols = 1 + max((len(r.hits) for r in results), default=0)

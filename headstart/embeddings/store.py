@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,6 @@ class EmbeddingSet:
                 f"{root} holds no embeddings (no meta.json); "
                 f"create them with `headstart embed DATA --out {root}`"
             )
-        import json
-
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         vectors = np.load(root / "vectors.npy", mmap_mode="r")
         items = read_items(root / "items.csv")

@@ -18,12 +18,10 @@ import atexit
 import contextlib
 import datetime
 import os
-import random
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -213,12 +211,14 @@ class OrderedShard(Sampler[int]):
     """This process's share of a data set in whole batches, in order, without padding.
 
     For evaluation and feature extraction: ``assemble`` puts every process's outputs back in
-    data set order.
+    the order of ``order`` (default: data set order), the order one process would see.
     """
 
-    def __init__(self, n: int, batch_size: int):
+    def __init__(self, n: int, batch_size: int, order: Sequence[int] | None = None):
         self.n, self.batch_size = n, batch_size
-        self.indices = shard_batches(n, batch_size, rank(), world_size())
+        self.order = list(order) if order is not None else list(range(n))
+        self.positions = shard_batches(n, batch_size, rank(), world_size())
+        self.indices = [self.order[i] for i in self.positions]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices)
@@ -227,7 +227,7 @@ class OrderedShard(Sampler[int]):
         return len(self.indices)
 
     def assemble(self, local: torch.Tensor) -> torch.Tensor:
-        """All processes' rows of ``local`` put back in dataset order (on every process)."""
+        """All processes' rows of ``local`` put back in the order (on every process)."""
         parts = all_gather_rows(local)
         filled = [p for p in parts if len(p)]
         if not filled:
@@ -242,13 +242,13 @@ class OrderedShard(Sampler[int]):
 class ShardedSampler(Sampler[int]):
     """This process's share of the order drawn by ``base`` (e.g. a random or balanced sampler).
 
-    Every process draws the same order (they are seeded alike), takes ``per_process`` indices,
-    every N-th one starting at its rank, and then re-seeds its own random stream so that
-    augmentations differ between processes. Batch ``i`` of all processes together is batch
-    ``i`` of a single process with the global batch size.
+    Every process draws the same order (they are seeded alike) and takes ``per_process``
+    indices, every N-th one starting at its rank: batch ``i`` of all processes together is
+    batch ``i`` of a single process with the global batch size. Augmentations are drawn per
+    sample (``data/augment.py``), so they too are those of a single process.
     """
 
-    def __init__(self, base: Sampler[int], per_process: int):
+    def __init__(self, base: Iterable[int], per_process: int):
         self.base, self.per_process = base, per_process
 
     def __iter__(self) -> Iterator[int]:
@@ -256,36 +256,28 @@ class ShardedSampler(Sampler[int]):
         need = self.per_process * world_size()
         while len(order) < need:  # too few for every process: repeat from the start
             order += order[: need - len(order)]
-        shared = int(torch.randint(2**62, ()).item())
-        _seed_all(shared + rank())
         return iter(order[rank() : need : world_size()])
 
     def __len__(self) -> int:
         return self.per_process
 
 
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: workers of different processes draw different augmentations."""
-    _seed_all(torch.initial_seed() + 1_000_003 * rank())
-
-
 def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     """``module`` in DistributedDataParallel (its trainable parameters only).
 
     Frozen parameters (``requires_grad`` False) are left out by DDP, so a wrapper is built for
-    each set of trainable parameters (each phase). Buffers are synchronised when it is built,
+    each set of trainable parameters (each phase); trainable ones that do not reach the loss
+    are allowed. Buffers are synchronised when it is built,
     not on every forward: ``average_bn_statistics`` reconciles them once per epoch.
     """
     if not any(p.requires_grad for p in module.parameters()):
         raise HeadstartError("nothing trains in this phase: no parameter requires a gradient")
     ids = [device] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
+    # Some trainable parameters may not reach the loss (a text encoder's pooler, which mean
+    # pooling never reads): DDP must not wait for their gradients.
+    return nn.parallel.DistributedDataParallel(
+        module, device_ids=ids, forward_sync_buffers=False, find_unused_parameters=True
+    )
 
 
 @torch.no_grad()

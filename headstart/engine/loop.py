@@ -1,21 +1,21 @@
-"""The one training loop. Tasks plug in phases (module, data, optimizer groups) and a loss.
+"""The one training loop: every task (image and text classification, few-shot, domain
+adaptation) trains through ``Loop``.
 
-A *phase* is what trains during an epoch: for image classification either the head alone on
-cached features, or the whole model on images. When the phase changes (progressive
-unfreezing) the optimizer is rebuilt and AdamW's state carried over by parameter name, the
-same way a resumed run restores it, so a resumed run continues exactly.
+A task hands the loop *phases* and a *step* (``engine/task.py``). When the phase changes
+(progressive unfreezing) the optimizer is rebuilt and AdamW's state carried over by parameter
+name, the same way a resumed run restores it, so a resumed run continues exactly.
 
 Under ``torchrun`` (several processes) the trained module is wrapped in DistributedDataParallel,
 rebuilt whenever the phase changes, for phases whose loaders give each process its share
-(``Phase.sharded``); epoch metrics are summed over the processes and evaluation outputs
-gathered, so every process ends an epoch with the same result.
+(``Phase.sharded``); epoch metrics and step logs are summed over the processes and evaluation
+outputs gathered, so every process ends an epoch with the same result.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,38 +27,11 @@ from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second
 from headstart.engine import distributed
 from headstart.engine.metrics import classification_metrics
 from headstart.engine.precision import autocast
+from headstart.engine.task import Phase, StepOutput, Task
 from headstart.errors import HeadstartError, NonFiniteLossError
 from headstart.strategies.schedule import lr_factor
 
-
-@dataclass
-class Phase:
-    key: Any  # epochs whose phases have equal keys share one optimizer
-    module: nn.Module
-    train: Iterable[tuple[torch.Tensor, torch.Tensor]]
-    val: Iterable[tuple[torch.Tensor, torch.Tensor]]
-    param_groups: list[dict[str, Any]]
-    steps: int  # batches per training epoch
-    channels_last: bool = False
-    # A custom training step ``step(x, y) -> (loss, logits, y)`` for tasks whose loss is more
-    # than ``task.loss(module(x), y)`` (e.g. domain adaptation); None uses that default.
-    step: Callable[[Any, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = (
-        None
-    )
-    # True when ``train`` yields this process's share of each batch (``ShardedSampler``) and
-    # ``val`` its share of the evaluation set (``OrderedShard``): needed to train in many processes.
-    sharded: bool = False
-
-
-class Task(Protocol):
-    @property
-    def model(self) -> nn.Module: ...
-
-    def phase(self, epoch: int) -> Phase: ...
-
-    def set_train_mode(self, epoch: int) -> None: ...
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+__all__ = ["Callback", "EpochResult", "Loop", "LoopConfig", "Phase", "StepOutput", "Task"]
 
 
 @dataclass
@@ -71,10 +44,25 @@ class LoopConfig:
     dtype: torch.dtype | None = None
     patience: int = 0
     progress: bool = True
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
+
+
+_ROW_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "val_f1",
+    "seconds",
+    "train_images_per_s",
+)
 
 
 @dataclass
 class EpochResult:
+    """What one epoch measured: the typed record every run writes (``metrics.csv``)."""
+
     epoch: int  # 1-based
     train_loss: float
     train_acc: float
@@ -84,32 +72,33 @@ class EpochResult:
     seconds: float
     train_images_per_s: float
     lrs: dict[str, float]
+    logs: dict[str, float] = field(default_factory=dict)  # the task's own per-step numbers
     val_pred: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
     val_true: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
     val_prob: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
     def row(self) -> dict[str, Any]:
-        keys = (
-            "epoch",
-            "train_loss",
-            "train_acc",
-            "val_loss",
-            "val_acc",
-            "val_f1",
-            "seconds",
-            "train_images_per_s",
-        )
-        row = {k: getattr(self, k) for k in keys}
+        row: dict[str, Any] = {k: getattr(self, k) for k in _ROW_KEYS}
+        row.update(self.logs)
         row.update({f"lr/{k}": v for k, v in self.lrs.items()})
         return row
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> EpochResult:
+        """The record of a ``row()`` (a resumed run's earlier epochs)."""
+        lrs = {k[3:]: float(v) for k, v in row.items() if k.startswith("lr/")}
+        logs = {k: float(v) for k, v in row.items() if k not in _ROW_KEYS and "/" not in k}
+        core = {k: (int if k == "epoch" else float)(row[k]) for k in _ROW_KEYS}
+        return cls(**core, lrs=lrs, logs=logs)  # type: ignore[arg-type]
+
     def line(self, epochs: int, unit: str) -> str:
-        """The one-line epoch summary the CLI prints."""
+        """The one-line epoch summary the CLI prints (with the task's own logs, if any)."""
+        logs = "".join(f" {k.replace('_', ' ')} {v:.4g}" for k, v in self.logs.items())
         return (
             f"epoch {self.epoch:>3}/{epochs}  train loss {self.train_loss:.4f} "
             f"acc {self.train_acc:.4f} | val loss {self.val_loss:.4f} "
-            f"acc {self.val_acc:.4f} f1 {self.val_f1:.4f} | {self.seconds:.1f}s "
-            f"{self.train_images_per_s:.0f} {unit}/s"
+            f"acc {self.val_acc:.4f} f1 {self.val_f1:.4f} |{logs + ' |' if logs else ''} "
+            f"{self.seconds:.1f}s {self.train_images_per_s:.0f} {unit}/s"
         )
 
     def improves_on(self, best: dict[str, Any]) -> bool:
@@ -133,6 +122,45 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class _Tally:
+    """Running sums of one training epoch: loss, correct predictions, and the step logs."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.correct = 0
+        self.seen = 0
+        self.steps = 0
+        self.logs: dict[str, float] = {}
+
+    def add(self, out: StepOutput) -> None:
+        n = out.targets.numel()
+        self.loss += out.loss.item() * n
+        self.correct += int((out.logits.argmax(1) == out.targets).sum())
+        self.seen += n
+        self.steps += 1
+        for k, v in out.logs.items():
+            self.logs[k] = self.logs.get(k, 0.0) + float(v)
+
+    def reduce(self) -> None:
+        """Sums over every process (one process: unchanged)."""
+        if not distributed.active():
+            return
+        keys = sorted(self.logs)
+        sums = distributed.all_reduce_sum(
+            [self.loss, self.correct, self.seen, self.steps, *(self.logs[k] for k in keys)]
+        )
+        self.loss, self.correct, self.seen, self.steps = (
+            sums[0],
+            int(sums[1]),
+            int(sums[2]),
+            int(sums[3]),
+        )
+        self.logs = dict(zip(keys, sums[4:]))
+
+    def mean_logs(self) -> dict[str, float]:
+        return {k: v / max(1, self.steps) for k, v in self.logs.items()}
 
 
 class Loop:
@@ -176,7 +204,7 @@ class Loop:
     def _wrap(self, phase: Phase) -> nn.Module | None:
         if not distributed.active():
             return None
-        if not phase.sharded or phase.step is not None:
+        if not phase.sharded:
             raise HeadstartError(
                 "this task does not train in several processes yet; run it without torchrun"
             )
@@ -188,7 +216,8 @@ class Loop:
         total = cfg.epochs * phase.steps
         warmup = int(cfg.warmup_epochs * phase.steps)
         start = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        tally = _Tally()
+        module = phase.module if self._ddp is None else self._ddp
         bar = tqdm(
             phase.train,
             total=phase.steps,
@@ -197,79 +226,86 @@ class Loop:
             disable=None if cfg.progress and distributed.is_main() else True,
             unit="batch",
         )
-        for i, (x, y) in enumerate(bar):
+        for i, batch in enumerate(bar):
             factor = lr_factor(epoch * phase.steps + i, total, warmup, cfg.schedule)
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
-            x, y = self._to_device(x, phase), to_device(y, cfg.device)
-            if phase.step is not None:
-                with autocast(cfg.device, cfg.dtype):
-                    loss, logits, y = phase.step(x, y)
-            else:
-                with autocast(cfg.device, cfg.dtype):
-                    logits = (phase.module if self._ddp is None else self._ddp)(x)
-                loss = self.task.loss(logits.float(), y)
-            if not torch.isfinite(loss):
+            batch = self._to_device(batch, phase.channels_last)
+            with autocast(cfg.device, cfg.dtype):
+                out = self.task.step(module, batch)
+            if not torch.isfinite(out.loss):
                 raise NonFiniteLossError(
-                    f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}; "
-                    "lower --lr/--head-lr or use --precision fp32. The last good checkpoint is kept"
+                    f"the training loss became {out.loss.item()} at epoch {epoch + 1}, batch "
+                    f"{i + 1}; lower --lr/--head-lr or use --precision fp32. The last good "
+                    "checkpoint is kept"
                 )
-            opt.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(opt)
-            self.scaler.update()
-            n = y.numel()
-            loss_sum += loss.item() * n
-            correct += int((logits.argmax(1) == y).sum())
-            seen += n
+            self._update(opt, out.loss)
+            tally.add(out)
             bar.set_postfix(
-                loss=f"{loss_sum / seen:.3f}",
-                acc=f"{correct / seen:.3f}",
-                img_s=f"{seen / (time.perf_counter() - start):.0f}",
+                loss=f"{tally.loss / tally.seen:.3f}",
+                acc=f"{tally.correct / tally.seen:.3f}",
+                img_s=f"{tally.seen / (time.perf_counter() - start):.0f}",
             )
-        if distributed.active():
-            loss_sum, c, s = distributed.all_reduce_sum([loss_sum, correct, seen])
-            correct, seen = int(c), int(s)
-            distributed.average_bn_statistics(phase.module)
+        tally.reduce()
+        distributed.average_bn_statistics(phase.module)
         train_time = time.perf_counter() - start
         lrs = {g["name"]: g["lr"] for g in opt.param_groups}
-        val = self.evaluate(phase.module, phase.val, phase.channels_last)
+        evaluated = phase.eval_module or phase.module
+        val = self.evaluate(evaluated, phase.val, phase.channels_last, phase.val_order)
+        logs = tally.mean_logs()
+        for name, batches in phase.monitor.items():
+            logs[f"{name}_acc"] = self.evaluate(evaluated, batches, phase.channels_last)["accuracy"]
         return EpochResult(
             epoch=epoch + 1,
-            train_loss=loss_sum / max(1, seen),
-            train_acc=correct / max(1, seen),
+            train_loss=tally.loss / max(1, tally.seen),
+            train_acc=tally.correct / max(1, tally.seen),
             val_loss=val["loss"],
             val_acc=val["accuracy"],
             val_f1=val["macro_f1"],
             seconds=time.perf_counter() - start,
-            train_images_per_s=seen / max(train_time, 1e-9),
+            train_images_per_s=tally.seen / max(train_time, 1e-9),
             lrs=lrs,
+            logs=logs,
             val_pred=val["pred"],
             val_true=val["true"],
             val_prob=val["prob"],
         )
 
-    def _to_device(self, x: Any, phase: Phase) -> Any:
-        x = to_device(x, self.cfg.device)
-        if phase.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+    def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backward, optional gradient clipping (on unscaled gradients), optimizer step."""
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.clip_grad is not None:
+            self.scaler.unscale_(opt)
+            params = [p for g in opt.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad)
+        self.scaler.step(opt)
+        self.scaler.update()
+
+    def _to_device(self, batch: Any, channels_last: bool) -> Any:
+        batch = to_device(batch, self.cfg.device)
+        return to_channels_last(batch) if channels_last else batch
 
     @torch.no_grad()
-    def evaluate(self, module: nn.Module, batches: Iterable, channels_last: bool = False) -> dict:
+    def evaluate(
+        self,
+        module: nn.Module,
+        batches: Iterable,
+        channels_last: bool = False,
+        order: list[int] | None = None,
+    ) -> dict:
+        """Loss, accuracy, macro-F1 and the per-example outputs of ``module`` on ``batches``
+        (outputs in data set order: ``order`` says where each example of ``batches`` goes)."""
         was_training = module.training
         module.eval()
         losses, probs, trues = [], [], []
-        for x, y in batches:
-            x = to_device(x, self.cfg.device)
-            if channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+        for batch in batches:
+            batch = self._to_device(batch, channels_last)
             with autocast(self.cfg.device, self.cfg.dtype):
-                logits = module(x).float()
-            y = y.to(self.cfg.device)
-            losses.append(self.task.loss(logits, y).item() * y.numel())
-            probs.append(logits.softmax(1).cpu())
-            trues.append(y.cpu())
+                out = self.task.eval_step(module, batch)
+            losses.append(out.loss.float().item() * out.targets.numel())
+            probs.append(out.logits.float().softmax(1).cpu())
+            trues.append(out.targets.cpu())
         module.train(was_training)
         loss_sum = sum(losses)
         shard = getattr(batches, "sampler", None)
@@ -281,6 +317,8 @@ class Loop:
         else:
             prob = torch.cat(probs).numpy()
             true = torch.cat(trues).numpy()
+        if order is not None:
+            prob[order], true[order] = prob.copy(), true.copy()
         metrics = classification_metrics(true, prob.argmax(1), prob.shape[1])
         metrics["loss"] = float(loss_sum / max(1, len(true)))
         return {**metrics, "pred": prob.argmax(1), "true": true, "prob": prob}
@@ -313,6 +351,15 @@ def to_device(batch: Any, device: torch.device) -> Any:
         return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, list | tuple):
         return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def to_channels_last(batch: Any) -> Any:
+    """Image tensors (4-D) of a batch in channels-last memory format; the rest unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.contiguous(memory_format=torch.channels_last) if batch.ndim == 4 else batch
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_channels_last(v) for v in batch)
     return batch
 
 

@@ -27,6 +27,21 @@ def new_run_dir(out: str | Path, task: str, name: str) -> Path:
             n += 1
 
 
+def remove_stale_temp_files(run_dir: str | Path) -> list[Path]:
+    """Remove the temporary files an interrupted atomic write left in a run directory.
+
+    Only headstart's own (``.NAME.XXXX.tmp``, see ``headstart.io.atomic_path``) are touched.
+    """
+    removed = []
+    for folder in (Path(run_dir), Path(run_dir) / "checkpoints"):
+        if folder.is_dir():
+            for f in folder.glob(".*.tmp"):
+                if f.is_file():
+                    f.unlink(missing_ok=True)
+                    removed.append(f)
+    return removed
+
+
 def write_csv_atomic(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     keys: list[str] = []
     for row in rows:

@@ -11,7 +11,7 @@ import numpy as np
 
 from headstart.data.sources import find_splits
 from headstart.embeddings.embed import check_items
-from headstart.embeddings.encoders import ImageEncoder, load_encoder
+from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.store import Item, collect_items
 from headstart.errors import DataError
 from headstart.fewshot.episodes import sample_episodes
@@ -53,7 +53,7 @@ def labelled_items(
 
 def evaluate_fewshot(
     data: str | Path,
-    encoders: Sequence[str | ImageEncoder] = ("tf_efficientnet_lite0",),
+    encoders: Sequence[ImageEncoder],
     ways: int = 5,
     shots: Sequence[int] = (1, 5),
     queries: int = 15,
@@ -68,7 +68,7 @@ def evaluate_fewshot(
     count. Episodes depend only on the labels, ``shots`` and ``seed``: every encoder is
     measured on the same ones.
 
-    >>> evaluate_fewshot("data/fmnist", ["pixels", "tf_efficientnet_lite0"], shots=[1, 5])
+    >>> evaluate_fewshot("data/fmnist", [load_encoder("pixels"), load_encoder()], shots=[1, 5])
     """
     # Every image of the split is embedded (one cached pass shared with `embed`, probes...);
     # the episodes then draw only from ``classes``.
@@ -80,8 +80,7 @@ def evaluate_fewshot(
     where = f"the {items[0].split} split of {data}" if items and items[0].split else str(data)
     plans = {k: sample_episodes(labels, ways, k, queries, episodes, seed + k, where) for k in shots}
     scores = []
-    for spec in encoders:
-        enc = load_encoder(spec) if isinstance(spec, str) else spec
+    for enc in encoders:
         vectors = np.asarray(enc.encode([it.path for it in items], progress=progress))
         for k, eps in plans.items():
             mean, ci = evaluate_vectors(vectors, eps, metric)

@@ -22,8 +22,8 @@ FEWSHOT_RULES: dict[str, Rule] = {
     "metric": METRIC,
     "margin": opt.Number(low=0, high=2, low_open=True),  # distances of unit vectors lie in [0, 2]
     "embed_dim": opt.POSITIVE_INT,
-    "lr": opt.LR,
-    "head_lr": opt.LR,
+    "lr": opt.OPTIONAL_LR,
+    "head_lr": opt.OPTIONAL_LR,
     "weight_decay": opt.WEIGHT_DECAY,
     "val_episodes": opt.POSITIVE_INT,
     "eval_ways": WAYS,

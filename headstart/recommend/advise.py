@@ -89,109 +89,136 @@ def recommend(
     if not isinstance(data, ImageData):
         data = ImageData.from_folder(data, cfg.val_fraction, cfg.seed, cfg.classes)
     data.check_images(skip_bad=cfg.skip_bad)
-    bb = load_backbone(backbone, weights)
+    m = measure_data(load_backbone(backbone, weights), data, cfg)
+    strategy, overrides, n_epochs, reasons = _choose(m, cfg, epochs)
+    if strategy in ("partial", "full"):
+        reasons.append(_bn_advice(m, overrides))
+    if m["imbalance"] > 3:
+        overrides["class_weights"] = True
+        reasons.append(
+            f"classes are imbalanced ({m['imbalance']:.1f}x): weight the loss by "
+            "inverse class frequency."
+        )
+    lr, head_lr = dataclasses.replace(cfg, strategy=strategy).resolved_lrs()
+    shown = {k: round(v, ROUNDING[k]) if k in ROUNDING else v for k, v in m.items()}
+    shown["learning_rates"] = {"head": head_lr, "backbone_top": lr, "layer_decay": cfg.lr_decay}
+    return Recommendation(strategy, overrides, n_epochs, reasons, shown)
+
+
+def measure_data(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, Any]:
+    """What the rules read: images per class, imbalance, image size, a linear probe on frozen
+    features, and the batch-norm shift and spread of every layer group."""
     prof = profile(data)
     shifts = bn_shift(bb, data)
     probe = _probe(bb, data, cfg)
-    per_class = prof["per_class_median"]
-    m = {
-        "per_class_median": per_class,
-        "imbalance": round(prof["imbalance"], 2),
-        "image_size": f"{prof['image_width']['median']:.0f}x{prof['image_height']['median']:.0f}",
-        "linear_probe_val_acc": round(probe["val_acc"], 4),
-        "linear_probe_train_acc": round(probe["train_acc"], 4),
-        "bn_shift_by_group": _by_group(shifts, "shift"),
-    }
     known = [s["shift"] for s in shifts if s["shift"] is not None]
-    shift = float(np.mean(known)) if known else 0.0
-    m["bn_shift_mean"] = round(shift, 3)
     scales = [s["scale"] for s in shifts if s["scale"] is not None]
     top_scale = float(np.exp(np.mean(np.log(scales[len(scales) // 2 :])))) if scales else 1.0
-    m["bn_scale_by_group"] = _by_group(shifts, "scale")
-    m["bn_scale_top_half"] = round(top_scale, 3)
+    return {
+        "per_class_median": prof["per_class_median"],
+        "imbalance": prof["imbalance"],
+        "image_size": f"{prof['image_width']['median']:.0f}x{prof['image_height']['median']:.0f}",
+        "linear_probe_val_acc": probe["val_acc"],
+        "linear_probe_train_acc": probe["train_acc"],
+        "bn_shift_by_group": _by_group(shifts, "shift"),
+        "bn_shift_mean": float(np.mean(known)) if known else 0.0,
+        "bn_scale_by_group": _by_group(shifts, "scale"),
+        "bn_scale_top_half": top_scale,
+    }
+
+
+ROUNDING = {
+    "imbalance": 2,
+    "linear_probe_val_acc": 4,
+    "linear_probe_train_acc": 4,
+    "bn_shift_mean": 3,
+    "bn_scale_top_half": 3,
+}
+
+
+def _choose(
+    m: dict[str, Any], cfg: TrainConfig, epochs: int | None
+) -> tuple[str, dict[str, Any], int, list[str]]:
+    """Rules 1-4: the strategy, its settings, the epochs and the reasons."""
+    per_class, probe, shift = m["per_class_median"], m["linear_probe_val_acc"], m["bn_shift_mean"]
     shift_words = (
         f"batch-norm statistics shift by {shift:.2f} pretrained standard deviations on average "
         f"on these images ({'far from' if shift >= FAR_SHIFT else 'close to'} ImageNet's; "
         f"ordinary photos give about 0.1)"
     )
-    reasons: list[str] = []
-    overrides: dict[str, Any] = {}
+    helps = f"a linear probe on frozen features reaches {probe:.3f}: the pretrained features help but do not suffice"
     if per_class < MIN_PER_CLASS_TO_TUNE:
-        strategy = "feature-extraction"
-        reasons.append(
-            f"only {per_class:.0f} images per class: too few to fine-tune the backbone "
-            "without overfitting; train only a new head on frozen features."
+        return (
+            "feature-extraction",
+            {},
+            epochs or 10,
+            [
+                f"only {per_class:.0f} images per class: too few to fine-tune the backbone "
+                "without overfitting; train only a new head on frozen features."
+            ],
         )
-        n_epochs = epochs or 10
-    elif probe["val_acc"] >= PROBE_ENOUGH:
-        strategy = "feature-extraction"
-        reasons.append(
-            f"a linear probe on frozen features already reaches {probe['val_acc']:.3f} "
-            f"(>= {PROBE_ENOUGH}): the pretrained features separate these classes, so "
-            "fine-tuning has little to gain for many times the cost."
+    if probe >= PROBE_ENOUGH:
+        return (
+            "feature-extraction",
+            {},
+            epochs or 10,
+            [
+                f"a linear probe on frozen features already reaches {probe:.3f} "
+                f"(>= {PROBE_ENOUGH}): the pretrained features separate these classes, so "
+                "fine-tuning has little to gain for many times the cost."
+            ],
         )
-        n_epochs = epochs or 10
-    elif shift >= FAR_SHIFT and per_class >= MIN_PER_CLASS_FULL:
-        strategy = "full"
-        reasons.append(
-            f"a linear probe on frozen features reaches {probe['val_acc']:.3f}: the "
-            f"pretrained features help but do not suffice, and {shift_words}: every layer "
-            "sees inputs unlike its pretraining data."
+    if shift >= FAR_SHIFT and per_class >= MIN_PER_CLASS_FULL:
+        return (
+            "full",
+            {},
+            epochs or 8,
+            [
+                f"{helps}, and {shift_words}: every layer sees inputs unlike its pretraining data.",
+                f"with {per_class:.0f} images per class, fine-tune every layer at layer-wise "
+                f"decayed learning rates (x{cfg.lr_decay} per group down from the top), so the "
+                "lower layers move least.",
+            ],
         )
-        reasons.append(
-            f"with {per_class:.0f} images per class, fine-tune every layer at layer-wise "
-            f"decayed learning rates (x{cfg.lr_decay} per group down from the top), so the "
-            "lower layers move least."
-        )
-        n_epochs = epochs or 8
-    else:
-        strategy = "partial"
-        overrides["partial_groups"] = cfg.partial_groups
-        why = (
-            f"{shift_words}, so the lower layers' generic features fit"
-            if shift < FAR_SHIFT
-            else f"{shift_words}, but {per_class:.0f} images per class are too few to "
-            "re-learn every layer"
-        )
-        reasons.append(
-            f"a linear probe on frozen features reaches {probe['val_acc']:.3f}: the "
-            f"pretrained features help but do not suffice; {why}."
-        )
-        reasons.append(
+    why = (
+        f"{shift_words}, so the lower layers' generic features fit"
+        if shift < FAR_SHIFT
+        else f"{shift_words}, but {per_class:.0f} images per class are too few to "
+        "re-learn every layer"
+    )
+    return (
+        "partial",
+        {"partial_groups": cfg.partial_groups},
+        epochs or 8,
+        [
+            f"{helps}; {why}.",
             f"fine-tune the top {cfg.partial_groups} layer groups and a new head at layer-wise "
             "decayed learning rates, keeping the rest frozen with pretrained batch-norm "
-            "statistics: most of full fine-tuning's gain at a fraction of its cost."
+            "statistics: most of full fine-tuning's gain at a fraction of its cost.",
+        ],
+    )
+
+
+def _bn_advice(m: dict[str, Any], overrides: dict[str, Any]) -> str:
+    """Rule 5: adapt batch-norm statistics where pretrained ones would shrink the signal."""
+    per_class, top_scale = m["per_class_median"], m["bn_scale_top_half"]
+    if top_scale <= ADAPT_BN_SCALE and per_class >= ADAPT_BN_PER_CLASS:
+        overrides["bn_stats"] = "adapt"
+        return (
+            f"the top layers' activations spread {top_scale:.2f}x as wide as in "
+            "pretraining, so pretrained batch-norm statistics would shrink the signal they "
+            f"pass on; with {per_class:.0f} images per class (>= {ADAPT_BN_PER_CLASS}) the "
+            "training groups re-estimate them (--bn-stats adapt)."
         )
-        n_epochs = epochs or 8
-    if strategy in ("partial", "full"):
-        if top_scale <= ADAPT_BN_SCALE and per_class >= ADAPT_BN_PER_CLASS:
-            overrides["bn_stats"] = "adapt"
-            reasons.append(
-                f"the top layers' activations spread {top_scale:.2f}x as wide as in "
-                "pretraining, so pretrained batch-norm statistics would shrink the signal they "
-                f"pass on; with {per_class:.0f} images per class (>= {ADAPT_BN_PER_CLASS}) the "
-                "training groups re-estimate them (--bn-stats adapt)."
-            )
-        else:
-            why = (
-                f"only {per_class:.0f} images per class (< {ADAPT_BN_PER_CLASS})"
-                if top_scale <= ADAPT_BN_SCALE
-                else f"the top layers' activations spread {top_scale:.2f}x as wide as in "
-                "pretraining"
-            )
-            reasons.append(
-                f"batch-norm layers keep their pretrained statistics ({why}), which keeps "
-                "fine-tuning stable."
-            )
-    if prof["imbalance"] > 3:
-        overrides["class_weights"] = True
-        reasons.append(
-            f"classes are imbalanced ({prof['imbalance']:.1f}x): weight the loss by "
-            "inverse class frequency."
-        )
-    lr, head_lr = dataclasses.replace(cfg, strategy=strategy).resolved_lrs()
-    m["learning_rates"] = {"head": head_lr, "backbone_top": lr, "layer_decay": cfg.lr_decay}
-    return Recommendation(strategy, overrides, n_epochs, reasons, m)
+    why = (
+        f"only {per_class:.0f} images per class (< {ADAPT_BN_PER_CLASS})"
+        if top_scale <= ADAPT_BN_SCALE
+        else f"the top layers' activations spread {top_scale:.2f}x as wide as in pretraining"
+    )
+    return (
+        f"batch-norm layers keep their pretrained statistics ({why}), which keeps "
+        "fine-tuning stable."
+    )
 
 
 def _by_group(shifts: list[dict[str, Any]], key: str) -> dict[str, float | None]:

@@ -91,36 +91,7 @@ def write_train_report(
 ) -> Path:
     """Write ``report.html`` and ``report.md`` into ``run_dir``."""
     sections: list[tuple[str, Content]] = [("Plan", pre(plan_table))]
-    prof_rows = [
-        {
-            "class": c,
-            "train": data_profile["train_counts"].get(c, 0),
-            "val": data_profile["val_counts"].get(c, 0),
-        }
-        for c in classes
-    ]
-    prof = {k: v for k, v in data_profile.items() if k not in ("train_counts", "val_counts")}
-    sections.append(
-        ("Data", [table(prof_rows, ["class", "train", "val"]), key_values(prof.items())])
-    )
-    if (run_dir / "curves.png").is_file():
-        sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
-    if cm is not None:
-        norm = plot_confusion(
-            run_dir / "confusion_matrix_normalized.png", cm, classes, normalize=True
-        )
-        sections.append(
-            (
-                "Confusion matrix",
-                [
-                    inline_png(run_dir / "confusion_matrix.png", "counts"),
-                    inline_png(norm, "normalized"),
-                ],
-            )
-        )
-        sections.append(
-            ("Per class", table(per_class, ["class", "precision", "recall", "f1", "support"], PCT))
-        )
+    sections += _data_sections(run_dir, data_profile, classes, cm, per_class)
     if val_true is not None and val_prob is not None and len(val_true):
         sections.append(
             (
@@ -149,7 +120,56 @@ def write_train_report(
         ("Metrics per epoch", table([{k: _num(r[k]) for k in cols} for r in rows], cols))
     )
     sections.append(("Environment", key_values(environment.items())))
-    md = [
+    md = _markdown(title, lead, plan_table, [{k: _num(r[k]) for k in cols} for r in rows], cols)
+    if per_class:
+        md += [
+            "",
+            "## Per class",
+            "",
+            md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
+        ]
+    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
+    return write_page(run_dir / "report.html", title, lead, sections)
+
+
+def _data_sections(
+    run_dir: Path,
+    data_profile: dict[str, Any],
+    classes: Sequence[str],
+    cm: np.ndarray | None,
+    per_class: list[dict],
+) -> list[tuple[str, Content]]:
+    """Data counts and profile, curves, confusion matrices and the per-class table."""
+    prof_rows = [
+        {
+            "class": c,
+            "train": data_profile["train_counts"].get(c, 0),
+            "val": data_profile["val_counts"].get(c, 0),
+        }
+        for c in classes
+    ]
+    prof = {k: v for k, v in data_profile.items() if k not in ("train_counts", "val_counts")}
+    sections: list[tuple[str, Content]] = [
+        ("Data", [table(prof_rows, ["class", "train", "val"]), key_values(prof.items())])
+    ]
+    if (run_dir / "curves.png").is_file():
+        sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
+    if cm is not None:
+        norm = plot_confusion(
+            run_dir / "confusion_matrix_normalized.png", cm, classes, normalize=True
+        )
+        counts = inline_png(run_dir / "confusion_matrix.png", "counts")
+        sections.append(("Confusion matrix", [counts, inline_png(norm, "normalized")]))
+        sections.append(
+            ("Per class", table(per_class, ["class", "precision", "recall", "f1", "support"], PCT))
+        )
+    return sections
+
+
+def _markdown(
+    title: str, lead: str, plan_table: str, epochs: list[dict[str, Any]], cols: Sequence[str]
+) -> list[str]:
+    return [
         f"# {md_escape(title)}",
         "",
         md_escape(lead),
@@ -160,17 +180,8 @@ def write_train_report(
         "",
         "## Metrics per epoch",
         "",
-        md_table([{k: _num(r[k]) for k in cols} for r in rows], cols),
+        md_table(epochs, cols),
     ]
-    if per_class:
-        md += [
-            "",
-            "## Per class",
-            "",
-            md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
-        ]
-    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
-    return write_page(run_dir / "report.html", title, lead, sections)
 
 
 def _num(v: Any) -> Any:

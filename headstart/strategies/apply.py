@@ -1,4 +1,9 @@
-"""Applying a plan to a model: requires_grad, batch-norm modes and optimizer parameter groups."""
+"""Applying a plan to a model: requires_grad, batch-norm modes and optimizer parameter groups.
+
+The plan's groups name their parameters as the model names them (``model.named_parameters``),
+so one set of functions serves every task: an image ``TransferModel``, a text classifier with
+or without a PEFT adapter, a DANN model with its discriminator.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,14 @@ from typing import Any
 
 from torch import nn
 
-from headstart.backbones.model import TransferModel
 from headstart.strategies.plan import Plan
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
-def group_of_param(
-    model: TransferModel, plan: Plan, groups: list[tuple[str, ...]]
-) -> dict[str, int]:
-    """Map every parameter name of ``model`` to its plan group index (head = last)."""
-    owner: dict[str, int] = {}
-    for gi, names in enumerate(groups):
-        for n in names:
-            owner[f"body.{n}"] = gi
-    head_index = len(plan.groups) - 1
-    for n, _ in model.head.named_parameters():
-        owner[f"head.{n}"] = head_index
-    return owner
+def group_of_param(plan: Plan) -> dict[str, int]:
+    """Map every parameter name of the plan to its group index."""
+    return {name: gi for gi, g in enumerate(plan.groups) for name in g.params}
 
 
 def _norm_param_names(model: nn.Module) -> set[str]:
@@ -34,62 +29,59 @@ def _norm_param_names(model: nn.Module) -> set[str]:
     return names
 
 
-def apply_plan(model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], epoch: int) -> None:
-    """Set ``requires_grad`` for ``epoch``: trainable groups (and, with train_bn, all norms)."""
-    owner = group_of_param(model, plan, groups)
+def apply_plan(model: nn.Module, plan: Plan, epoch: int) -> None:
+    """Set ``requires_grad`` for ``epoch``: parameters of training groups, and the norm
+    parameters of groups whose batch-norm mode is ``train``. Parameters outside the plan
+    stay frozen."""
+    owner = group_of_param(plan)
     norms = _norm_param_names(model) if plan.train_bn else set()
     for name, p in model.named_parameters():
         gi = owner.get(name)
-        trains = gi is not None and plan.groups[gi].trains_at(epoch)
-        p.requires_grad_(trains or name in norms)
+        group = plan.groups[gi] if gi is not None else None
+        trains = group is not None and group.trains_at(epoch)
+        p.requires_grad_(trains or (group is not None and group.bn == "train" and name in norms))
 
 
-def set_train_mode(
-    model: TransferModel, plan: Plan, groups: list[tuple[str, ...]], epoch: int
-) -> None:
+def set_train_mode(model: nn.Module, plan: Plan, epoch: int) -> None:
     """``model.train()``, then batch-norm layers back to eval mode where the plan says so.
 
-    Frozen BN layers must keep their running statistics (what ``model.train()`` alone would
-    silently update), unless the plan says ``train_bn``. With ``bn_stats == "frozen"`` the
-    BN layers of training groups keep them too (their affine parameters still train).
+    A BN layer takes the mode of the group owning its parameters: ``train`` always trains,
+    ``adapt`` while the group trains, ``frozen`` never (what ``model.train()`` alone would
+    silently undo). BN layers without parameters train only with ``--train-bn``.
     """
     model.train()
-    if plan.train_bn:
-        return
-    owner = group_of_param(model, plan, groups)
+    owner = group_of_param(plan)
     for mname, module in model.named_modules():
         if not isinstance(module, nn.modules.batchnorm._BatchNorm):
             continue
-        if plan.bn_stats == "frozen" and not mname.startswith("head"):
-            module.eval()
-            continue
         pnames = [f"{mname}.{p}" for p, _ in module.named_parameters(recurse=False)]
-        gis = {owner.get(n) for n in pnames}
-        if not pnames or not any(gi is not None and plan.groups[gi].trains_at(epoch) for gi in gis):
-            module.eval()
+        groups = [plan.groups[owner[n]] for n in pnames if n in owner]
+        if not groups:
+            module.train(plan.train_bn)
+            continue
+        module.train(
+            any(g.bn == "train" or (g.bn == "adapt" and g.trains_at(epoch)) for g in groups)
+        )
 
 
 def build_param_groups(
-    model: TransferModel,
-    plan: Plan,
-    groups: list[tuple[str, ...]],
-    epoch: int,
-    weight_decay: float,
+    model: nn.Module, plan: Plan, epoch: int, weight_decay: float
 ) -> list[dict[str, Any]]:
     """Optimizer groups for ``epoch``: only trainable parameters, each in exactly one group.
 
     Every plan group becomes up to two optimizer groups at the plan's absolute LR: weights
     with ``weight_decay`` and biases / norm parameters without.
     """
-    owner = group_of_param(model, plan, groups)
+    owner = group_of_param(plan)
     norms = _norm_param_names(model)
     buckets: dict[tuple[int, bool], list[tuple[str, nn.Parameter]]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        gi = owner[name]
+        if name not in owner:
+            raise ValueError(f"parameter {name} trains but belongs to no group of the plan")
         no_decay = p.ndim <= 1 or name in norms
-        buckets.setdefault((gi, no_decay), []).append((name, p))
+        buckets.setdefault((owner[name], no_decay), []).append((name, p))
     out = []
     for (gi, no_decay), items in sorted(buckets.items()):
         g = plan.groups[gi]

@@ -20,14 +20,20 @@ import numpy as np
 import torch
 
 from headstart.backbones import fingerprint
-from headstart.engine.checkpoint import read_meta, read_tensors, resolve_checkpoint
+from headstart.engine.checkpoint import CheckpointMeta, read_meta, read_tensors, resolve_checkpoint
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import CheckpointError, DataError
 from headstart.options import POSITIVE_INT, check_option
 from headstart.text.config import TextConfig
 from headstart.text.data import read_text_file
 from headstart.text.fit import TASK
-from headstart.text.model import TextClassifier, build_classifier, load_pretrained, resolve_model
+from headstart.text.model import (
+    TextClassifier,
+    build_classifier,
+    encoder_parts,
+    load_pretrained,
+    resolve_model,
+)
 from headstart.text.task import embed_texts, tokenize
 
 
@@ -43,7 +49,7 @@ class TextPrediction:
 @dataclass
 class TextCheckpoint:
     path: Path
-    meta: dict[str, Any]
+    meta: CheckpointMeta
     model: TextClassifier
     tokenizer: Any
     device: torch.device
@@ -51,37 +57,43 @@ class TextCheckpoint:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.meta["classes"])
+        return tuple(self.meta.classes)
 
     @classmethod
     def load(
         cls, path: str | Path, which: str = "best", device: str = "auto", precision: str = "auto"
     ) -> TextCheckpoint:
-        """Load a text run directory or its ``.safetensors`` checkpoint."""
+        """Load a text run directory or its ``.safetensors`` checkpoint.
+
+        ``precision="auto"`` predicts with the precision the run trained and validated with.
+        """
         file = resolve_checkpoint(path, which)
         meta = read_meta(file)
-        if meta.get("task") != TASK:
+        if meta.task != TASK:
             raise CheckpointError(
-                f"{file} is a '{meta.get('task')}' checkpoint, not a text "
+                f"{file} is a '{meta.task}' checkpoint, not a text "
                 "classifier; use `headstart predict` for image checkpoints"
             )
-        tokenizer, encoder = load_pretrained(resolve_model(meta["model"]["name"]))
-        if fingerprint(encoder) != meta["model"]["fingerprint"]:
+        name = meta.need("model", file, "name")
+        meta.need("max_length", file)
+        tokenizer, encoder = load_pretrained(resolve_model(name))
+        if fingerprint(encoder) != meta.need("model", file, "fingerprint"):
             raise CheckpointError(
-                f"{file} was trained on other weights of '{meta['model']['name']}' than the ones "
+                f"{file} was trained on other weights of '{name}' than the ones "
                 "found now; install the model version the run used"
             )
-        cfg = TextConfig(strategy=meta["strategy"], dropout=meta["head"]["dropout"])
-        model, _ = build_classifier(encoder, len(meta["classes"]), cfg, meta.get("peft"))
+        cfg = TextConfig(strategy=meta.strategy, dropout=float(meta.head.get("dropout", 0.0)))
+        model, _ = build_classifier(encoder, len(meta.classes), cfg, meta.peft)
         _load_trained(model, read_tensors(file), file)
         dev = resolve_device(device)
         model.to(dev).eval()
-        return cls(file, meta, model, tokenizer, dev, resolve_precision(precision, dev))
+        dtype = resolve_precision(meta.precision_for(precision), dev)
+        return cls(file, meta, model, tokenizer, dev, dtype)
 
     @torch.no_grad()
     def probabilities(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities ``(n, classes)`` in the order of ``texts``."""
-        features = tokenize(self.tokenizer, texts, int(self.meta["max_length"]), "texts")
+        features = tokenize(self.tokenizer, texts, int(self.meta.max_length or 512), "texts")
         emb = embed_texts(
             self.model, features, self.tokenizer, self.device, self.dtype, batch_size=batch_size
         )
@@ -109,7 +121,11 @@ class TextCheckpoint:
 
 
 def _load_trained(model: TextClassifier, tensors: dict[str, torch.Tensor], file: Path) -> None:
-    """Load the stored (trained) tensors; every one must find its parameter."""
+    """Load the stored (trained) tensors: every one must find its parameter, and the head's
+    and the adapter's must all be there."""
+    wanted = {n for n, _ in model.head.named_parameters(prefix="head")}
+    _, adapter = encoder_parts(model)
+    wanted |= set(adapter.params if adapter else ())
     try:
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError:  # a tensor of the wrong shape
@@ -117,7 +133,6 @@ def _load_trained(model: TextClassifier, tensors: dict[str, torch.Tensor], file:
             f"{file} does not match its declared model and strategy; "
             "the file is damaged or was edited"
         ) from None
-    wanted = {n for n, p in model.named_parameters() if p.requires_grad}
     missing = wanted - set(tensors)
     if result.unexpected_keys or missing:
         raise CheckpointError(

@@ -27,8 +27,11 @@ from headstart.engine.precision import resolve_device
 from headstart.engine.rundir import new_run_dir, read_csv
 from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic
-from headstart.text.config import STRATEGIES, TextConfig
+from headstart.strategies import parse_strategy
+from headstart.text.config import ALLOWED, STRATEGIES, TextConfig
+from headstart.text.fit import fit_text, load_data
 from headstart.text.measure import PeakMemory
+from headstart.text.report import write_compare_report
 
 COLUMNS = (
     "strategy",
@@ -104,8 +107,6 @@ class CompareResult:
 
 def run_strategy(cfg: TextConfig, run_dir: Path) -> StrategyResult:
     """Train one strategy into ``run_dir``, measuring wall time and peak memory."""
-    from headstart.text.fit import fit_text
-
     with PeakMemory(resolve_device(cfg.device)) as mem:
         start = time.perf_counter()
         res = fit_text(config=cfg, run_dir=run_dir)
@@ -175,18 +176,12 @@ def compare_text(
     ``resume``: an earlier compare directory; strategies that finished there with the same
     settings are reused (an interrupted comparison continues), the others run.
     """
-    from headstart.text.fit import load_data
-    from headstart.text.report import write_compare_report
-
     cfg = dataclasses.replace(config or TextConfig(), **overrides)
     if data is not None:
         cfg.data = str(data)
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown or not strategies:
-        raise HeadstartError(
-            f"--strategies: unknown {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(STRATEGIES)}"
-        )
+    if not strategies:
+        raise HeadstartError(f"--strategies is empty; choose from {', '.join(STRATEGIES)}")
+    strategies = [str(parse_strategy(s).check(ALLOWED, "text classification")) for s in strategies]
     text_data = load_data(cfg)  # fail on bad data before the first run starts
     if resume is not None:
         out = Path(resume)

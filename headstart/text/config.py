@@ -1,16 +1,20 @@
-"""Text classification settings: one dataclass (saved with every run) and per-strategy defaults.
+"""Text classification settings: one dataclass, saved with every run.
 
-Strategies, from cheapest to most expensive per step:
+Text runs speak the strategy vocabulary of every task (``headstart.strategies``), from cheapest
+to most expensive per step:
 
-- ``frozen``: the encoder never trains; mean-pooled embeddings are computed once (and cached
-  on disk) and only the new head trains on them.
+- ``feature-extraction`` (old name ``frozen``): the encoder never trains; mean-pooled
+  embeddings are computed once (and cached on disk) and only the new head trains on them.
 - ``prompt`` / ``prefix``: PEFT prompt tuning (virtual tokens prepended to the input
   embeddings) and prefix tuning (virtual keys/values in every attention layer).
 - ``ia3``: PEFT IA3, learned scaling vectors on keys, values and feed-forward outputs.
 - ``lora``: PEFT LoRA, low-rank updates of the attention projections.
-- ``full``: every encoder weight trains, at a small opt.LR, with warmup.
+- ``partial:N``: the top N transformer layers train; ``progressive``: the head first, then
+  one layer more per epoch from the top (gradual unfreezing, as in ULMFiT).
+- ``full``: every encoder weight trains, at a small LR, with warmup.
 
-The new head always trains (at ``head_lr``) and is saved with the adapter.
+The new head always trains (at ``head_lr``) and is saved with what else trained. Default LRs
+are in ``headstart.strategies.defaults``.
 """
 
 from __future__ import annotations
@@ -21,35 +25,41 @@ from typing import Any
 
 from headstart import options as opt
 from headstart.options import Rule, validate
+from headstart.strategies.defaults import resolve_lrs
+from headstart.strategies.plan import PlanOptions
+from headstart.strategies.strategy import ADAPTERS, parse_strategy
 
-STRATEGIES = ("frozen", "full", "lora", "ia3", "prompt", "prefix")
-ADAPTERS = ("lora", "ia3", "prompt", "prefix")
+# What a text encoder can do, in ``text compare``'s default order.
+STRATEGIES = ("feature-extraction", "full", "lora", "ia3", "prompt", "prefix")
+ALLOWED = (*STRATEGIES, "partial", "progressive")
 SCHEDULES = ("linear", "cosine", "constant")
 
-# opt.LR of what trains inside the encoder (all weights for ``full``, the adapter otherwise) and
-# of the new head. Adapters with few parameters need much larger steps than full fine-tuning;
-# prompt/prefix tuning need the largest. Chosen on Rotten Tomatoes fresh vs rotten with
-# all-MiniLM-L6-v2 (README, "Text classification").
-DEFAULT_LRS: dict[str, tuple[float, float]] = {
-    "frozen": (0.0, 3e-3),
-    "full": (5e-5, 1e-3),
-    "lora": (2e-3, 2e-3),
-    "ia3": (1e-2, 2e-3),
-    "prompt": (3e-2, 2e-3),
-    "prefix": (1e-2, 2e-3),
-}
+__all__ = ["ADAPTERS", "ALLOWED", "SCHEDULES", "STRATEGIES", "TEXT_RULES", "TextConfig"]
+
+
+def check_strategy(spec: Any) -> str:
+    """The canonical name of a text strategy (``frozen`` is ``feature-extraction``); a name
+    that is not one is parse_strategy's own line (naming the strategies that apply)."""
+    return str(parse_strategy(str(spec)).check(ALLOWED, "text classification"))
+
 
 # The allowed value of every numeric or choice option of ``TextConfig``.
 TEXT_RULES: dict[str, Rule] = {
-    "strategy": opt.Choice(STRATEGIES),
+    "strategy": opt.Custom(
+        check_strategy, f"one of {', '.join(ALLOWED)}, partial:N, progressive:N"
+    ),
     "epochs": opt.POSITIVE_INT,
     "batch_size": opt.POSITIVE_INT,
     "max_length": opt.POSITIVE_INT,
     "lr": opt.OPTIONAL_LR,
     "head_lr": opt.OPTIONAL_LR,
+    "lr_decay": opt.Number(low=0, high=1, low_open=True),
+    "partial_groups": opt.POSITIVE_INT,
+    "head_epochs": opt.COUNT,
     "weight_decay": opt.WEIGHT_DECAY,
     "warmup_epochs": opt.EPOCHS_FLOAT,
     "schedule": opt.Choice(SCHEDULES),
+    "clip_grad": opt.CLIP_GRAD,
     "dropout": opt.PROBABILITY_BELOW_1,
     "lora_r": opt.POSITIVE_INT,
     "lora_alpha": opt.POSITIVE_INT,
@@ -76,11 +86,15 @@ class TextConfig:
     batch_size: int = 32
     max_length: int = 128
     group_by_length: bool = True  # batches of similar-length texts: less padding, faster
-    lr: float | None = None  # encoder / adapter opt.LR (default per strategy, DEFAULT_LRS)
+    lr: float | None = None  # encoder / adapter LR (default per strategy, DEFAULT_LRS)
     head_lr: float | None = None
+    lr_decay: float = 1.0  # layer-wise LR decay below the top layer (1.0: one LR for all)
+    partial_groups: int = 2  # partial: top transformer layers that train
+    head_epochs: int = 1  # progressive: head-only epochs before the first unfreeze
     weight_decay: float = 0.01
     warmup_epochs: float = 0.3
     schedule: str = "linear"
+    clip_grad: float | None = None  # max global gradient norm; None: no clipping
     class_weights: bool = False
     dropout: float = 0.1
     lora_r: int = 8
@@ -101,12 +115,23 @@ class TextConfig:
         validate(self, TEXT_RULES)
 
     def resolved_lrs(self) -> tuple[float, float]:
-        """(encoder/adapter opt.LR, head opt.LR): the flags if given, else the strategy's defaults."""
-        lr, head_lr = DEFAULT_LRS[self.strategy]
-        return (
-            self.lr if self.lr is not None else lr,
-            self.head_lr if self.head_lr is not None else head_lr,
+        """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""
+        return resolve_lrs("text", self.strategy, self.lr, self.head_lr)
+
+    def plan_options(self) -> PlanOptions:
+        lr, head_lr = self.resolved_lrs()
+        return PlanOptions(
+            lr=lr,
+            head_lr=head_lr,
+            lr_decay=self.lr_decay,
+            partial_groups=self.partial_groups,
+            head_epochs=self.head_epochs,
+            batch_norm=False,  # transformer encoders normalise with LayerNorm
         )
+
+    @property
+    def adapter(self) -> bool:
+        return self.strategy in ADAPTERS
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

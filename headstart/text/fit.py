@@ -1,47 +1,43 @@
 """``fit_text``: train a text classifier with a strategy, writing a run directory.
 
-The run directory has the same shape as an image run (``config.yaml``, ``metrics.csv``,
-``checkpoints/{best,last}.safetensors`` + ``.json``, ``curves.png``, confusion matrix,
-``summary.json``). A checkpoint holds only what trained (head, adapter or whole encoder);
-the frozen base weights are re-read from the model source and checked by fingerprint.
+The task's side of a run (``engine/run.py``): ``TextJob`` loads the tokenizer and encoder,
+wraps it for the strategy, plans its layer groups and tokenizes the texts once. The run
+directory has the same files as every run. A checkpoint holds only what trains at some epoch
+(head, adapter, the encoder layers of the plan); the frozen base weights are re-read from the
+model source and checked by fingerprint.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from headstart.backbones import fingerprint
 from headstart.classify.task import class_weights
-from headstart.config import dump_config
-from headstart.engine.checkpoint import save_checkpoint
-from headstart.engine.loop import EpochResult, Loop, LoopConfig, seed_everything
+from headstart.engine import distributed
+from headstart.engine import run as engine
+from headstart.engine.checkpoint import CheckpointMeta
+from headstart.engine.loop import EpochResult, LoopConfig, seed_everything
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
-from headstart.engine.rundir import new_run_dir
 from headstart.errors import BackboneError, HeadstartError
-from headstart.io import write_text_atomic
+from headstart.strategies import Part, Plan, make_plan
 from headstart.text.config import TextConfig
 from headstart.text.data import TextData
 from headstart.text.model import (
     build_classifier,
-    count_parameters,
+    encoder_parts,
     load_pretrained,
     resolve_model,
-    trainable_state,
 )
-from headstart.text.task import (
-    EmbeddingCache,
-    TextClassificationTask,
-    TextInputs,
-    param_groups,
-    tokenize,
-)
+from headstart.text.report import write_text_run_report
+from headstart.text.task import EmbeddingCache, TextClassificationTask, TextInputs, tokenize
 from headstart.versions import versions
 
 TASK = "text-classification"
@@ -57,6 +53,7 @@ class TextFitResult:
     total_params: int
     seconds: float
     cache: dict[str, int] = field(default_factory=dict)
+    plan: Plan | None = None
 
     @property
     def final(self) -> EpochResult:
@@ -75,41 +72,76 @@ def fit_text(
     data: TextData | str | Path | None = None,
     config: TextConfig | None = None,
     run_dir: str | Path | None = None,
+    resume: str | Path | None = None,
     **overrides: Any,
 ) -> TextFitResult:
     """Train a text classifier and write a run directory (``runs/text/NAME``).
 
     >>> r = fit_text("data/rt.csv", text_col="review", strategy="lora", epochs=3)
     >>> r.best["val_acc"], r.run_dir
+
+    ``resume=RUN_DIR`` continues an interrupted run exactly (``epochs=N`` extends a finished
+    one); a finished run is left as it is.
     """
+    if resume is not None:
+        return _resume(Path(resume), **overrides)
     cfg = dataclasses.replace(config or TextConfig(), **overrides)
     if isinstance(data, str | Path):
         cfg.data = str(data)
-    text_data = data if isinstance(data, TextData) else load_data(cfg)
-    trainer = TextTrainer(cfg, text_data)
-    trainer.prepare()
-    if run_dir is None:
-        name = cfg.name or f"{Path(cfg.data or 'data').stem}-{cfg.strategy}"
-        run_dir = new_run_dir(cfg.out, "text", name)
-    else:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-    return trainer.run(Path(run_dir))
+    job = TextJob(cfg, data if isinstance(data, TextData) else load_data(cfg))
+    name = cfg.name or f"{Path(cfg.data or 'data').stem}-{cfg.strategy.replace(':', '')}"
+    outcome = engine.fit(job, cfg.out, name, run_dir=run_dir)
+    return job.result(outcome)
 
 
-class TextTrainer:
-    """One run, in order: prepare (tokenizer, model, strategy, tokens), then run."""
+def _resume(run_dir: Path, **overrides: Any) -> TextFitResult:
+    progress = overrides.pop("progress", True)
+    epochs = overrides.pop("epochs", None)
+    if overrides:
+        raise HeadstartError(
+            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
+        )
+    jobs: list[TextJob] = []
+
+    def build(config: dict[str, Any]) -> TextJob:
+        cfg = dataclasses.replace(TextConfig(**config), progress=progress)
+        jobs.append(TextJob(cfg, load_data(cfg)))
+        return jobs[-1]
+
+    outcome = engine.resume(
+        run_dir, build, epochs, extendable=lambda c: "progressive" not in c["strategy"]
+    )
+    if jobs:
+        return jobs[0].result(outcome)
+    meta = engine.Stored.open(run_dir).meta
+    plan = Plan.from_dict(meta.plan)
+    last = max(0, len(outcome.history) - 1)
+    total = sum(g.n_params for g in plan.groups)
+    return TextFitResult(
+        run_dir, outcome.history, outcome.best, tuple(meta.classes), plan.n_trainable(last), total,
+        0.0, plan=plan,
+    )  # fmt: skip
+
+
+class TextJob:
+    """One text-classification run: tokenizer, encoder (+ adapter) and head, plan, tokens."""
+
+    kind = "text"
+    unit = "texts"
+    write_report = True
 
     def __init__(self, cfg: TextConfig, data: TextData):
-        self.cfg = cfg
+        self.cfg = self.config = cfg
         self.data = data
+        self.classes = data.classes
         self.cache = EmbeddingCache(
             Path(cfg.cache_dir) / "text-features" if cfg.cache_dir else None
         )
 
     def prepare(self) -> None:
         cfg = self.cfg
-        self.start = time.perf_counter()
-        self.device = resolve_device(cfg.device)
+        self.device = distributed.setup(resolve_device(cfg.device))  # torchrun: join the group
+        distributed.per_process_batch(cfg.batch_size)
         self.dtype = resolve_precision(cfg.precision, self.device)
         self.source = resolve_model(cfg.model)
         self.tokenizer, encoder = load_pretrained(self.source)
@@ -117,9 +149,16 @@ class TextTrainer:
         self.weights_id = fingerprint(encoder)
         seed_everything(cfg.seed)  # the head's and the adapter's initial values
         self.model, self.peft = build_classifier(encoder, len(self.data.classes), cfg)
+        layers, adapter = encoder_parts(self.model, cfg.strategy if cfg.adapter else "")
+        self.plan = make_plan(
+            cfg.strategy,
+            layers,
+            [Part.of("head", self.model.head, "head.")],
+            cfg.epochs,
+            cfg.plan_options(),
+            adapter=adapter,
+        )
         self.model.to(self.device)
-        self.lr, self.head_lr = cfg.resolved_lrs()
-        self.trainable, self.total = count_parameters(self.model)
         self.tokens = {
             split: tokenize(
                 self.tokenizer, self.data.texts(split), self.max_length, f"{split} texts"
@@ -127,24 +166,57 @@ class TextTrainer:
             for split in ("train", "val")
         }
 
-    def _inputs(self) -> TextInputs:
-        embeddings = None
-        if self.cfg.strategy == "frozen":
-            store: dict[str, np.ndarray] = {}
+    def preflight(self) -> list[Any]:
+        return []
 
-            def embeddings(split: str) -> np.ndarray:
-                if split not in store:
-                    store[split] = self.cache.embeddings(
-                        self.model,
-                        f"{self.source}:{self.weights_id}",
-                        self.tokens[split],
-                        self.tokenizer,
-                        self.device,
-                        self.dtype,
-                        self.cfg.progress,
-                        f"{split} embeddings",
-                    )
-                return store[split]
+    def describe(self) -> list[str]:
+        counts, data = self.data.counts("train"), self.data
+        return [
+            f"data: {data.source}  {len(data.classes)} classes, {len(data.train_texts)} train / "
+            f"{len(data.val_texts)} val texts; per class {min(counts.values())}-"
+            f"{max(counts.values())}",
+            f"model: {self.cfg.model} ({self.source}); max length {self.max_length} tokens; "
+            f"device {self.device}, precision {precision_name(self.dtype)}",
+            self.plan.table(),
+        ]
+
+    def on_start(self, run_dir: Path) -> None:
+        """Nothing beyond the run's own files."""
+
+    def make_task(self) -> TextClassificationTask:
+        return TextClassificationTask(
+            self.model, self.plan, self._inputs(), self.cfg.weight_decay, self._loss()
+        )
+
+    def loop_config(self) -> LoopConfig:
+        cfg = self.cfg
+        return LoopConfig(
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            warmup_epochs=cfg.warmup_epochs,
+            schedule=cfg.schedule,
+            device=self.device,
+            dtype=self.dtype,
+            progress=cfg.progress,
+            clip_grad=cfg.clip_grad,
+        )
+
+    def _inputs(self) -> TextInputs:
+        store: dict[str, np.ndarray] = {}
+
+        def embeddings(split: str) -> np.ndarray:
+            if split not in store:
+                store[split] = self.cache.embeddings(
+                    self.model,
+                    f"{self.source}:{self.weights_id}",
+                    self.tokens[split],
+                    self.tokenizer,
+                    self.device,
+                    self.dtype,
+                    self.cfg.progress,
+                    f"{split} embeddings",
+                )
+            return store[split]
 
         return TextInputs(
             self.tokens["train"],
@@ -165,75 +237,55 @@ class TextTrainer:
         )
         return nn.CrossEntropyLoss(weight=w.to(self.device) if w is not None else None)
 
-    def plan_table(self, groups: list[dict[str, Any]]) -> str:
-        lines = [
-            f"strategy: {self.cfg.strategy}  trainable {self.trainable:,} of "
-            f"{self.total:,} parameters ({100 * self.trainable / self.total:.3f}%)",
-            f"  {'group':<26} {'params':>12} {'lr':>9} {'wd':>6}",
-        ]
-        for g in groups:
-            n = sum(p.numel() for p in g["params"])
-            lines.append(f"  {g['name']:<26} {n:>12,} {g['lr']:>9.2e} {g['weight_decay']:>6.3f}")
-        return "\n".join(lines)
+    def training(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
-    def run(self, run_dir: Path) -> TextFitResult:
+    def meta(self) -> CheckpointMeta:
         cfg = self.cfg
-        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-        part = "encoder" if cfg.strategy == "full" else f"adapter ({cfg.strategy})"
-        groups = param_groups(self.model, self.lr, self.head_lr, cfg.weight_decay, part)
-        self.groups_table = self.plan_table(groups)
-        task = TextClassificationTask(self.model, self._inputs(), groups, self._loss())
-        from headstart.text.outputs import TextRunWriter
-
-        writer = TextRunWriter(run_dir, self)
-        writer.announce()
-        loop = Loop(
-            task,
-            LoopConfig(
-                epochs=cfg.epochs,
-                seed=cfg.seed,
-                warmup_epochs=cfg.warmup_epochs,
-                schedule=cfg.schedule,
-                device=self.device,
-                dtype=self.dtype,
-                progress=cfg.progress,
-            ),
-            callbacks=[writer],
+        return CheckpointMeta(
+            task=TASK,
+            classes=list(self.data.classes),
+            model={"name": cfg.model, "source": self.source, "fingerprint": self.weights_id},
+            head={"dropout": cfg.dropout},
+            strategy=cfg.strategy,
+            plan=self.plan.to_dict(),
+            peft=self.peft,
+            max_length=self.max_length,
+            precision=precision_name(self.dtype),
+            config=cfg.to_dict(),
+            versions=versions("transformers", "peft"),
         )
-        loop.run()
-        writer.finish(loop)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What trains at some epoch of the plan (head, adapter, planned encoder layers)."""
+        names = {n for g in self.plan.groups if g.unfreeze_epoch is not None for n in g.params}
+        return {n: p.detach() for n, p in self.model.named_parameters() if n in names}
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(tensors, strict=False)
+
+    def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
+        return {}
+
+    def report(self, outcome: engine.Outcome) -> None:
+        write_text_run_report(self, outcome)
+
+    def result(self, outcome: engine.Outcome) -> TextFitResult:
+        last = len(outcome.history) - 1
         return TextFitResult(
-            run_dir,
-            loop.history,
-            writer.best,
+            outcome.run_dir,
+            outcome.history,
+            outcome.best,
             self.data.classes,
-            self.trainable,
-            self.total,
-            time.perf_counter() - self.start,
+            self.plan.n_trainable(last),
+            sum(g.n_params for g in self.plan.groups),
+            outcome.seconds,
             self.cache.info(),
+            self.plan,
         )
-
-    def checkpoint_meta(self) -> dict[str, Any]:
-        cfg = self.cfg
-        return {
-            "task": TASK,
-            "classes": list(self.data.classes),
-            "model": {"name": cfg.model, "source": self.source, "fingerprint": self.weights_id},
-            "strategy": cfg.strategy,
-            "peft": self.peft,
-            "max_length": self.max_length,
-            "head": {"dropout": cfg.dropout},
-            "lrs": {"encoder": self.lr, "head": self.head_lr},
-            "params": {"trainable": self.trainable, "total": self.total},
-            "precision": precision_name(self.dtype),
-            "config": cfg.to_dict(),
-            "versions": versions("transformers", "peft"),
-        }
-
-    def save(self, path: Path, meta: dict[str, Any]) -> None:
-        """A checkpoint of what trained. Text runs are not resumed, so no optimizer state
-        (it would triple the size of a full fine-tuning checkpoint)."""
-        save_checkpoint(path, trainable_state(self.model), {**self.checkpoint_meta(), **meta})
 
 
 def check_max_length(requested: int, encoder: nn.Module) -> int:

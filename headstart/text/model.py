@@ -20,6 +20,7 @@ from torch import nn
 from headstart.backbones import make_head
 from headstart.backbones.weights import check_model_folder
 from headstart.errors import BackboneError
+from headstart.strategies import Part
 from headstart.text.config import ADAPTERS, TextConfig
 
 MINILM = "minilm"
@@ -153,11 +154,8 @@ def config_to_json(config: Any) -> dict[str, Any]:
 def build_classifier(
     encoder: nn.Module, n_classes: int, cfg: TextConfig, saved_peft: dict[str, Any] | None = None
 ) -> tuple[TextClassifier, dict | None]:
-    """Wrap ``encoder`` for ``cfg.strategy``; return the model and its PEFT config as JSON.
-
-    ``frozen``: nothing in the encoder trains. ``full``: everything does. Adapters: PEFT
-    freezes the encoder and adds the adapter's parameters. The head always trains.
-    """
+    """``encoder`` with a new head, wrapped by PEFT for an adapter strategy; return the model
+    and its PEFT config as JSON. What trains is the plan's to say (``encoder_parts``)."""
     head = make_head(hidden_size(encoder), n_classes, 0, cfg.dropout)
     peft_json = None
     if cfg.strategy in ADAPTERS:
@@ -174,9 +172,51 @@ def build_classifier(
             ) from None
         peft_json = config_to_json(wrapped.peft_config["default"])
         encoder = wrapped
-    else:
-        encoder.requires_grad_(cfg.strategy == "full")
     return TextClassifier(encoder, head), peft_json
+
+
+def encoder_parts(model: TextClassifier, adapter_name: str = "") -> tuple[list[Part], Part | None]:
+    """The encoder's layer groups (embeddings, then each transformer layer; what follows the
+    last layer, e.g. a pooler, joins it) and, for a PEFT model, the adapter's parameters
+    (those PEFT left trainable). Names are the classifier's (``encoder.``...)."""
+    named = list(model.encoder.named_parameters())
+    peft_model = hasattr(model.encoder, "peft_config")
+    adapter = {n for n, p in named if peft_model and p.requires_grad}
+    layers = _transformer_layers(model.encoder)
+    groups: dict[str, list[tuple[str, int]]] = {}
+    seen_layer = False
+    for n, p in named:
+        if n in adapter:
+            continue
+        layer = next((i for i, prefix in enumerate(layers) if n.startswith(prefix)), None)
+        if layer is not None:
+            seen_layer = True
+        key = (
+            f"layer.{layer}"
+            if layer is not None
+            else ("embeddings" if not seen_layer else f"layer.{len(layers) - 1}")
+        )
+        groups.setdefault(key if layers else "encoder", []).append(("encoder." + n, p.numel()))
+    parts = [Part(k, tuple(n for n, _ in v), sum(c for _, c in v)) for k, v in groups.items()]
+    adapter_part = None
+    if adapter:
+        items = [(n, p.numel()) for n, p in named if n in adapter]
+        adapter_part = Part(
+            f"adapter ({adapter_name})" if adapter_name else "adapter",
+            tuple("encoder." + n for n, _ in items),
+            sum(c for _, c in items),
+        )
+    return parts, adapter_part
+
+
+def _transformer_layers(encoder: nn.Module) -> list[str]:
+    """Name prefixes (``...layer.0.``) of the transformer layers: the children of the largest
+    ``nn.ModuleList`` in the encoder. Empty when it has none."""
+    lists = [(n, m) for n, m in encoder.named_modules() if isinstance(m, nn.ModuleList) and len(m)]
+    if not lists:
+        return []
+    name, biggest = max(lists, key=lambda nm: sum(p.numel() for p in nm[1].parameters()))
+    return [f"{name}.{i}." for i in range(len(biggest))]
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
+from headstart.engine.precision import precision_name
+from headstart.engine.run import Outcome
 from headstart.io import write_json_atomic, write_text_atomic
 from headstart.report.html import Content, inline_png, key_values, pre, table, text, write_page
 from headstart.report.markdown import md_code, md_escape, md_table
 from headstart.report.plots import plot_lines
+from headstart.versions import versions
 
 if TYPE_CHECKING:
     from headstart.text.compare import CompareResult
@@ -100,6 +104,38 @@ def write_run_report(
         md += ["", "## Per class", "", md_table(per_class, PER_CLASS)]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
     return write_page(run_dir / "report.html", f"headstart text run {run_dir.name}", lead, sections)
+
+
+def write_text_run_report(job: Any, outcome: Outcome) -> Path:
+    """The report of a finished ``TextJob`` run, in ``outcome.run_dir``."""
+    best, res, data = outcome.best, outcome.best_result, job.data
+    lead = (
+        f"{job.cfg.strategy} on {data.source} with {job.cfg.model} ({job.source}). Best "
+        f"epoch {best.get('epoch', '-')}: val accuracy "
+        f"{best.get('val_acc', float('nan')):.4f}, macro-F1 "
+        f"{best.get('val_f1', float('nan')):.4f}."
+    )
+    train, val = data.counts("train"), data.counts("val")
+    counts = [{"class": c, "train": train[c], "val": val[c]} for c in data.classes]
+    mistakes = []
+    if res is not None and len(res.val_true):  # validation outputs are in data set order
+        mistakes = confident_mistakes(data.val_texts, res.val_true, res.val_prob, data.classes)
+    env = {
+        **versions("transformers", "peft"),
+        "device": str(job.device),
+        "precision": precision_name(job.dtype),
+        "threads": torch.get_num_threads(),
+    }
+    return write_run_report(
+        outcome.run_dir,
+        lead=lead,
+        plan=job.plan.table(),
+        counts=counts,
+        rows=[r.row() for r in outcome.history],
+        per_class=outcome.summary.get("per_class", []),
+        mistakes=mistakes,
+        environment=env,
+    )
 
 
 def write_compare_report(result: CompareResult, curves: dict[str, list[dict[str, str]]]) -> None:

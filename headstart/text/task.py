@@ -1,8 +1,9 @@
 """Text classification as a task of the one training loop.
 
 Texts are tokenized once with the model's own tokenizer (truncated to ``max_length``) and
-padded per batch (dynamic padding). The ``frozen`` strategy trains the head on mean-pooled
-embeddings computed once and cached on disk; every other strategy runs the encoder.
+padded per batch (dynamic padding). Epochs where only the head trains (``feature-extraction``,
+the first epochs of ``progressive``) use mean-pooled embeddings computed once and cached on
+disk; the others run the encoder.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
-from headstart.engine.loop import Phase
+from headstart.engine.loaders import eval_loader, train_loader
 from headstart.engine.precision import autocast
+from headstart.engine.task import ClassifierTask, Phase
 from headstart.features.cache import FeatureCache, default_cache_dir
 from headstart.io import atomic_path, write_json_atomic
+from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
 from headstart.text.model import TextClassifier
 
 Features = list[dict[str, list[int]]]
@@ -80,13 +83,14 @@ def length_order(features: Features) -> list[int]:
     return sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
 
 
-def eval_loader(
+def token_eval_loader(
     features: Features, labels: Sequence[int], tokenizer: Any, batch_size: int
 ) -> DataLoader:
-    return DataLoader(
+    """Evaluation batches, shortest texts first (little padding)."""
+    return eval_loader(
         TokenDataset(features, labels),
-        batch_size=batch_size,
-        sampler=length_order(features),
+        batch_size,
+        order=length_order(features),
         collate_fn=Collate(tokenizer),
     )
 
@@ -108,7 +112,12 @@ def embed_texts(
     order = length_order(features)
     out: np.ndarray | None = None
     done = 0
-    loader = eval_loader(features, [0] * len(features), tokenizer, batch_size)
+    loader = DataLoader(
+        TokenDataset(features, [0] * len(features)),
+        batch_size=batch_size,
+        sampler=order,
+        collate_fn=Collate(tokenizer),
+    )
     try:
         for batch, _ in tqdm(loader, desc=desc, leave=False, disable=None if progress else True):
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -174,7 +183,7 @@ class EmbeddingCache:
 
 @dataclass
 class TextInputs:
-    """What the task trains on: token ids and labels per split, or cached embeddings."""
+    """What the task trains on: token ids and labels per split, and cached embeddings."""
 
     train: Features
     val: Features
@@ -182,97 +191,71 @@ class TextInputs:
     val_labels: list[int]
     tokenizer: Any
     batch_size: int
-    embeddings: Any = None  # callable(split) -> np.ndarray for ``frozen``, else None
+    embeddings: Any = None  # callable(split) -> np.ndarray (frozen encoder), or None
     group_by_length: bool = True
 
 
-class TextClassificationTask:
-    """Phases for the loop: the head on cached embeddings (frozen) or the whole classifier."""
+class TextClassificationTask(ClassifierTask):
+    """Phases for the loop: the head on cached embeddings while the encoder is frozen, else
+    the whole classifier on token batches."""
 
     def __init__(
         self,
         model: TextClassifier,
+        plan: Plan,
         inputs: TextInputs,
-        param_groups: list[dict[str, Any]],
+        weight_decay: float,
         loss: nn.Module,
     ):
         self.model = model
+        self.plan = plan
         self.inputs = inputs
-        self.param_groups = param_groups
+        self.weight_decay = weight_decay
         self.criterion = loss
 
-    @property
-    def frozen(self) -> bool:
-        return self.inputs.embeddings is not None
+    def uses_cache(self, epoch: int) -> bool:
+        return self.inputs.embeddings is not None and self.plan.head_only(epoch)
 
     def phase(self, epoch: int) -> Phase:
+        apply_plan(self.model, self.plan, epoch)
+        groups = build_param_groups(self.model, self.plan, epoch, self.weight_decay)
         inp = self.inputs
-        module: nn.Module
-        if self.frozen:
+        if self.uses_cache(epoch):
             train_ds: Dataset = TensorDataset(
                 torch.from_numpy(inp.embeddings("train")), torch.tensor(inp.train_labels)
             )
             val_ds = TensorDataset(
                 torch.from_numpy(inp.embeddings("val")), torch.tensor(inp.val_labels)
             )
-            train = DataLoader(train_ds, batch_size=inp.batch_size, shuffle=True)
-            val = DataLoader(val_ds, batch_size=256)
-            module = self.model.head
-        else:
-            train = DataLoader(
-                TokenDataset(inp.train, inp.train_labels),
-                batch_size=inp.batch_size,
-                collate_fn=Collate(inp.tokenizer),
-                **_order(inp),
+            train = train_loader(train_ds, inp.batch_size)
+            val = eval_loader(val_ds, 256)
+            return Phase(
+                ("cached-head",), self.model.head, train, val, groups, len(train), sharded=True
             )
-            val = eval_loader(inp.val, inp.val_labels, inp.tokenizer, max(64, inp.batch_size))
-            module = self.model
-        return Phase("text", module, train, val, self.param_groups, steps=len(train))
+        train = train_loader(
+            TokenDataset(inp.train, inp.train_labels),
+            inp.batch_size,
+            sampler=_length_grouped(inp),
+            collate_fn=Collate(inp.tokenizer),
+        )
+        val = token_eval_loader(inp.val, inp.val_labels, inp.tokenizer, max(64, inp.batch_size))
+        key = tuple(g["name"] for g in groups)
+        order = length_order(inp.val)
+        return Phase(key, self.model, train, val, groups, len(train), sharded=True, val_order=order)
 
     def set_train_mode(self, epoch: int) -> None:
-        self.model.train()
-        if self.frozen:  # the encoder is not run while training; keep it in eval mode
+        set_train_mode(self.model, self.plan, epoch)
+        if self.uses_cache(epoch):  # the encoder is not run while training; keep it in eval mode
             self.model.encoder.eval()
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.criterion(logits, targets)
 
-
-def _order(inp: TextInputs) -> dict[str, Any]:
-    """Random batches; with ``group_by_length`` each holds texts of similar length (the
-    Hugging Face Trainer's sampler): far less padding, the same random order of batches."""
+def _length_grouped(inp: TextInputs) -> Any:
+    """With ``group_by_length`` each batch holds texts of similar length (the Hugging Face
+    Trainer's sampler): far less padding, the same random order of batches. Else None
+    (plain shuffling)."""
     if not inp.group_by_length:
-        return {"shuffle": True}
+        return None
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     lengths = [len(f["input_ids"]) for f in inp.train]
-    return {"sampler": LengthGroupedSampler(inp.batch_size, lengths=lengths)}
-
-
-def param_groups(
-    model: TextClassifier, lr: float, head_lr: float, weight_decay: float, encoder_name: str
-) -> list[dict[str, Any]]:
-    """AdamW groups of trainable parameters only: encoder/adapter at ``lr``, head at
-    ``head_lr``; no weight decay on biases, norm parameters and other vectors."""
-    buckets: dict[tuple[str, bool], list[tuple[str, nn.Parameter]]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        part = "head" if name.startswith("head.") else encoder_name
-        buckets.setdefault((part, p.ndim <= 1), []).append((name, p))
-    groups = []
-    for (part, no_decay), items in sorted(
-        buckets.items(), key=lambda kv: (kv[0][0] == "head", kv[0][1])
-    ):
-        rate = head_lr if part == "head" else lr
-        groups.append(
-            {
-                "name": part + (" (no decay)" if no_decay else ""),
-                "params": [p for _, p in items],
-                "param_names": [n for n, _ in items],
-                "lr": rate,
-                "base_lr": rate,
-                "weight_decay": 0.0 if no_decay else weight_decay,
-            }
-        )
-    return groups
+    return LengthGroupedSampler(inp.batch_size, lengths=lengths)

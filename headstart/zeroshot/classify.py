@@ -15,11 +15,32 @@ from typing import Any
 import numpy as np
 
 from headstart.embeddings.embed import check_items
-from headstart.embeddings.encoders import ImageEncoder, load_encoder
+from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.index import normalize
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
 from headstart.options import POSITIVE_INT, check_option
+from headstart.zeroshot.clip import clip_encoder
+from headstart.zeroshot.conse import conse_encoder
+
+
+def text_aligned_encoder(spec: str, device: str = "auto", precision: str = "auto") -> ImageEncoder:
+    """A text-aligned image encoder by spec: ``conse``, ``conse:A+B`` or ``clip:NAME_OR_DIR``."""
+    kind, _, arg = spec.partition(":")
+    if kind == "conse":
+        if arg:
+            return conse_encoder(arg, device=device, precision=precision)
+        return conse_encoder(device=device, precision=precision)
+    if kind == "clip":
+        if not arg:
+            raise HeadstartError(
+                "--model clip:NAME_OR_DIR needs a name, e.g. "
+                "clip:openai/clip-vit-base-patch32 or clip:path/to/folder"
+            )
+        return clip_encoder(arg, device=device, precision=precision)
+    raise HeadstartError(
+        f"--model '{spec}' has no text side; use conse, conse:BACKBONE or clip:NAME"
+    )
 
 
 def parse_labels(text: str | Sequence[str]) -> list[str]:
@@ -106,9 +127,7 @@ def zeroshot(
     templates = check_templates(templates)
     top_k = check_option("top_k", top_k, POSITIVE_INT)
     items, _ = check_items(collect_items(list(images)), skip_bad=False)  # before loading models
-    enc = (
-        load_encoder(model, device=device, precision=precision) if isinstance(model, str) else model
-    )
+    enc = text_aligned_encoder(model, device, precision) if isinstance(model, str) else model
     if enc.text is None:
         raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
     files = [it.path for it in items]

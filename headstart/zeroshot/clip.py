@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import transforms as T
 
+from headstart.backbones import fingerprint
 from headstart.backbones.weights import check_model_folder
 from headstart.embeddings.encoders import ModuleEncoder
 from headstart.engine.precision import resolve_device, resolve_precision
@@ -127,8 +128,6 @@ def load_clip(name: str) -> tuple[Any, Any, Any]:
 
 def clip_encoder(name: str, device: str = "auto", precision: str = "auto") -> ModuleEncoder:
     """The image tower of CLIP ``name`` as an encoder whose ``text`` side embeds labels."""
-    from headstart.backbones import fingerprint
-
     model, tokenizer, processor = load_clip(name)
     dev = resolve_device(device)
     model.to(dev)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import timm
+from timm.data import ImageNetInfo
 from torch import nn
 
 from headstart.backbones import PACKAGED, read_state_dict
@@ -20,8 +22,6 @@ N_CLASSES = 1000
 def imagenet_class_names() -> list[str]:
     """The 1,000 class names in the classifier's order: the first synonym of each
     WordNet description (``"tabby, tabby cat"`` -> ``"tabby"``)."""
-    from timm.data import ImageNetInfo
-
     info = ImageNetInfo()
     return [info.index_to_description(i).split(",")[0].strip() for i in range(N_CLASSES)]
 
@@ -29,8 +29,6 @@ def imagenet_class_names() -> list[str]:
 def imagenet_class_descriptions() -> list[str]:
     """The 1,000 classes as WordNet describes them: every synonym, then the definition
     (``"admiral: any of several brightly colored butterflies"``)."""
-    from timm.data import ImageNetInfo
-
     info = ImageNetInfo()
     return [info.index_to_description(i, detailed=True) for i in range(N_CLASSES)]
 
@@ -45,8 +43,6 @@ def imagenet_classifier(name: str, weights_source: str, num_features: int) -> nn
         tensors = list(read_state_dict(path).values())
         weight, bias = tensors[-2], tensors[-1]
     elif weights_source.startswith("timm:"):
-        import timm
-
         model: Any = timm.create_model(name, pretrained=True)
         head = model.get_classifier()
         if not isinstance(head, nn.Linear):

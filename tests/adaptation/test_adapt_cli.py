@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from headstart.cli.main import main
-from tests.conftest import TINY, make_folder
+from tests.conftest import CORE_FILES, TINY, assert_same_run, make_folder
 
 SOURCE = {"blue": (40, 50, 210), "green": (30, 180, 40), "red": (200, 30, 30)}
 TARGET = {"blue": (90, 100, 160), "green": (90, 150, 100), "red": (160, 90, 90)}  # faded
@@ -74,6 +74,9 @@ def test_adapt_writes_results_report_and_loadable_checkpoints(domains, tmp_path,
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "<img" in html
     assert "| seed | method |" in (run / "report.md").read_text()
+    for method in ("source-only", "dann"):  # each model is a run of its own, with every file
+        for name in CORE_FILES:
+            assert (run / "runs" / f"{method}-seed0" / name).is_file(), name
     metrics = (run / "metrics.csv").read_text().splitlines()
     assert {"class_loss", "domain_loss", "domain_acc", "target_acc"} <= set(metrics[0].split(","))
     assert len(metrics) == 1 + 2  # one epoch per method
@@ -107,10 +110,9 @@ def test_target_labels_do_not_change_training(domains, tmp_path):
         == 0
     )
     for method in ("source-only", "dann"):
-        a = load_file(tmp_path / "runs/adapt/labelled/checkpoints" / f"{method}-seed0.safetensors")
-        b = load_file(
-            tmp_path / "runs/adapt/unlabelled/checkpoints" / f"{method}-seed0.safetensors"
-        )
+        last = f"runs/{method}-seed0/checkpoints/last.safetensors"
+        a = load_file(tmp_path / "runs/adapt/labelled" / last)
+        b = load_file(tmp_path / "runs/adapt/unlabelled" / last)
         assert a.keys() == b.keys()
         assert all((a[k] == b[k]).all() for k in a), method
 
@@ -122,3 +124,30 @@ def test_user_mistakes_are_one_line_errors(domains, tmp_path, capsys):
     assert len(err) == 1 and "--target folder not found" in err[0]
     assert main(_args(src, src, tmp_path / "runs", "--seeds", "a,b")) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_adapt_resume_continues_the_model_that_stopped(domains, tmp_path, monkeypatch):
+    """Stopped during DANN's second epoch: the source-only model (finished) is kept, DANN
+    continues from its last checkpoint; both end as in an uninterrupted run."""
+    src, tgt = domains
+    assert main(_args(src, tgt, tmp_path / "runs", "--name", "straight", "--epochs", "2")) == 0
+    from headstart.engine.run import Recorder
+
+    original, calls = Recorder.__call__, []
+
+    def interrupting(self, result, loop):
+        original(self, result, loop)
+        calls.append(result.epoch)
+        if len(calls) == 3:  # source-only: epochs 1 and 2; dann: epoch 1
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Recorder, "__call__", interrupting)
+    assert main(_args(src, tgt, tmp_path / "runs", "--name", "cut", "--epochs", "2")) == 130
+    monkeypatch.undo()
+    assert main(["adapt", "--resume", str(tmp_path / "runs/adapt/cut"), "--no-progress"]) == 0
+    for method in ("source-only", "dann"):
+        sub = f"runs/{method}-seed0"
+        assert_same_run(tmp_path / "runs/adapt/straight" / sub, tmp_path / "runs/adapt/cut" / sub)
+    a = json.loads((tmp_path / "runs/adapt/straight/results.json").read_text())["runs"]
+    b = json.loads((tmp_path / "runs/adapt/cut/results.json").read_text())["runs"]
+    assert [r["target_acc"] for r in a] == [r["target_acc"] for r in b]

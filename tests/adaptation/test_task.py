@@ -11,10 +11,10 @@ from torch.utils.data import TensorDataset
 
 from headstart.adaptation import DomainAdversarialLoss, DomainDiscriminator, GradientReverseLayer
 from headstart.adaptation.grl import dann_coefficient
-from headstart.adaptation.task import AdaptationTask, AdaptInputs, Tail
-from headstart.backbones import TransferModel, count_params, make_head
+from headstart.adaptation.task import AdaptationTask, AdaptInputs, AdaptModel, Tail
+from headstart.backbones import make_head
 from headstart.engine.loop import Loop, LoopConfig
-from headstart.strategies import make_plan
+from headstart.strategies import Part, PlanOptions, make_plan
 
 EPOCHS, BATCH = 2, 4
 
@@ -32,9 +32,15 @@ def _task(method: str, target: TensorDataset | None = None, seed: int = 0):
     torch.manual_seed(seed)
     body = nn.Sequential(nn.Linear(5, 8))
     head = make_head(8, 3, hidden=6, dropout=0.0)
-    model = TransferModel(body, head)
-    groups = [("0.weight", "0.bias")]
-    plan = make_plan("partial:1", ["0"], [48], count_params(head), EPOCHS)
+    loss = None
+    if method == "dann":
+        loss = DomainAdversarialLoss(DomainDiscriminator(6, hidden=8), GradientReverseLayer(0.0))
+    model = AdaptModel(body, head, loss.discriminator if loss is not None else None)
+    new = [Part.of("head", head, "head.")]
+    if loss is not None:
+        new.append(Part.of("discriminator", loss.discriminator, "discriminator."))
+    opts = PlanOptions(lr=1e-2, head_lr=1e-2)
+    plan = make_plan("partial:1", [Part.of("0", body, "body.")], new, EPOCHS, opts)
     inputs = AdaptInputs(
         TensorDataset(xs, ys),
         TensorDataset(xs[:6], ys[:6]),
@@ -43,13 +49,7 @@ def _task(method: str, target: TensorDataset | None = None, seed: int = 0):
         0,
         False,
     )
-    loss = None
-    if method == "dann":
-        loss = DomainAdversarialLoss(DomainDiscriminator(6, hidden=8), GradientReverseLayer(0.0))
-    task = AdaptationTask(
-        model, Tail(body, head), plan, groups, inputs, method, seed, EPOCHS, 0.0, loss, 1.0, 1e-2
-    )
-    return task
+    return AdaptationTask(model, Tail(body, head), plan, inputs, method, seed, EPOCHS, 0.0, loss)
 
 
 def _run(task):
@@ -132,7 +132,7 @@ def test_dann_trains_the_discriminator_and_logs_both_losses():
     assert "discriminator" in names
     after = list(task.domain_loss.discriminator.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
-    stats = task.epoch_stats()
+    stats = loop.history[-1].logs
     assert set(stats) == {"class_loss", "domain_loss", "domain_acc", "coeff"}
     assert 0.0 <= stats["domain_acc"] <= 1.0 and stats["domain_loss"] > 0
 
@@ -141,7 +141,7 @@ def test_source_only_has_no_domain_loss():
     task = _task("source-only")
     loop = _run(task)
     assert all("discriminator" not in g["name"] for g in loop.optimizer.param_groups)
-    assert set(task.epoch_stats()) == {"class_loss"}
+    assert set(loop.history[-1].logs) == {"class_loss"}
 
 
 def test_a_collapsed_dann_model_is_reported():

@@ -101,7 +101,7 @@ def test_evaluate_with_other_classes_is_one_line(trained, tmp_path):
     [
         (["train", "{data}", "--backbone", "no_such_net"], "unknown backbone 'no_such_net'"),
         (["train", "{tmp}/missing"], "data folder not found"),
-        (["train", "{data}", "--strategy", "magic"], "--strategy magic: must be auto,"),
+        (["train", "{data}", "--strategy", "magic"], "unknown --strategy 'magic'"),
         (["train", "{data}", "--backbone", "resnet18"], "not available offline"),
         (["predict", "{tmp}/nope", "x.png"], "no checkpoint at"),
         (["train", "{data}", "--config", "{tmp}/none.yaml"], "--config file not found"),

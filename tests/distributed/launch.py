@@ -1,4 +1,4 @@
-"""Helpers to launch ``headstart train`` under torchrun (2 CPU processes, gloo, loopback)."""
+"""Helpers to launch headstart under torchrun (2 CPU processes, gloo, loopback)."""
 
 from __future__ import annotations
 
@@ -25,17 +25,25 @@ def threads_per_process(nproc: int = 2) -> int:
     return max(1, (cpus or 1) // nproc)
 
 
-def train_args(data: Path, out: Path, strategy: str, epochs: int, name: str = "run") -> list[str]:
-    """``headstart train`` options for the tiny random model (fp32 reference, no augmentation)."""
+def train_args(
+    data: Path,
+    out: Path,
+    strategy: str,
+    epochs: int,
+    name: str = "run",
+    weights: str = "random",
+    augment: str = "standard",
+) -> list[str]:
+    """``headstart train`` with the tiny model (fp32 reference, augmentation on)."""
     return [
-        str(data),
+        "train", str(data),
         "--backbone", "test_efficientnet",
-        "--weights", "random",
+        "--weights", weights,
         "--precision", "fp32",
         "--strategy", strategy,
         "--epochs", str(epochs),
         "--batch-size", "8",
-        "--augment", "none",
+        "--augment", augment,
         "--num-workers", "0",
         "--no-progress",
         "--out", str(out),
@@ -74,13 +82,13 @@ class Launch:
 
 
 def torchrun(args: list[str], cache: Path, logs: Path, nproc: int = 2, **env: str) -> Launch:
-    """Start ``torchrun --nproc_per_node N -m headstart train ARGS`` on loopback (gloo)."""
+    """Start ``torchrun --nproc_per_node N -m headstart ARGS`` on loopback (gloo)."""
     cmd = [
         sys.executable, "-m", "torch.distributed.run",
         "--nproc_per_node", str(nproc),
         "--master_addr", "127.0.0.1",
         "--master_port", str(free_port()),
-        "-m", "headstart", "train", *args,
+        "-m", "headstart", *args,
     ]  # fmt: skip
     full_env = {**os.environ, "HEADSTART_CACHE": str(cache), "HF_HUB_OFFLINE": "1", **env}
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,14 @@
 """``torchrun --nproc_per_node 2 -m headstart train``: 2 CPU processes on gloo over loopback.
 
-Plumbing with a tiny randomly initialised model on generated images: no accuracy is claimed.
-What is checked is that two processes train *the same run* as one process: the reference
-single-process run uses as many threads as each of the two processes (so every batch is
-computed with the same kernels) and the same global batch. Stated tolerances: accuracies
-within one validation image, losses within 1e-4, weights within 1e-4 (the only difference is
-the order of floating-point sums: DDP averages two half-batch gradients); the feature cache
-exactly equal.
+Plumbing with a tiny randomly initialised model on generated images (its weights loaded from
+a file, so that they count as pretrained: their batch-norm statistics stay frozen, as the
+statistics of a half batch would differ from those of a whole one): no accuracy is claimed.
+What is checked is that two processes train *the same run* as one process, with the default
+augmentation: the reference single-process run uses as many threads as each of the two
+processes (so every batch is computed with the same kernels) and the same global batch.
+Stated tolerances: accuracies within one validation image, losses within 1e-4, weights within
+1e-4 (the only difference is the order of floating-point sums: DDP averages two half-batch
+gradients); the feature cache exactly equal.
 """
 
 from __future__ import annotations
@@ -50,11 +52,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_folder(tmp_path_factory.mktemp("dist") / "data", n_train=24, n_val=N_VAL // 3)
 
 
-def _single_process(data: Path, out: Path, strategy: str, epochs: int):
+def _single_process(data: Path, out: Path, strategy: str, epochs: int, weights: Path):
     before = torch.get_num_threads()
     torch.set_num_threads(threads_per_process(2))
     try:
-        cfg = tiny_config(strategy=strategy, epochs=epochs, batch_size=8, augment="none")
+        cfg = tiny_config(strategy=strategy, epochs=epochs, batch_size=8, weights=str(weights))
         return fit(data, cfg, out=str(out), name="run")
     finally:
         torch.set_num_threads(before)
@@ -69,12 +71,11 @@ def _floats(row: dict[str, str], keys: tuple[str, ...]) -> np.ndarray:
     [("feature-extraction", 2), ("progressive", 3), ("full", 2)],
 )
 def test_two_processes_train_the_same_run_as_one(
-    data: Path, tmp_path: Path, isolated_cache: Path, strategy: str, epochs: int
+    data: Path, tmp_path: Path, isolated_cache: Path, tiny_weights: Path, strategy: str, epochs: int
 ) -> None:
-    launch = torchrun(
-        train_args(data, tmp_path / "two", strategy, epochs), tmp_path / "cache2", tmp_path / "log"
-    )
-    one = _single_process(data, tmp_path / "one", strategy, epochs)
+    args = train_args(data, tmp_path / "two", strategy, epochs, weights=str(tiny_weights))
+    launch = torchrun(args, tmp_path / "cache2", tmp_path / "log")
+    one = _single_process(data, tmp_path / "one", strategy, epochs, tiny_weights)
     rc, out, err = launch.finish()
     assert rc == 0, err[-4000:]
 
@@ -129,7 +130,7 @@ def test_a_failed_process_fails_the_run_in_bounded_time(
     non-zero, and a frozen rank makes rank 0's collective time out after
     HEADSTART_DIST_TIMEOUT seconds instead of waiting forever."""
     timeout_s = 10
-    args = train_args(data, tmp_path / "out", "full", epochs=100)
+    args = train_args(data, tmp_path / "out", "full", epochs=100, augment="none")
     launch = torchrun(
         args, tmp_path / "cache", tmp_path / "log", HEADSTART_DIST_TIMEOUT=str(timeout_s)
     )

@@ -11,7 +11,7 @@ import pytest
 import timm
 import torch
 
-from headstart.backbones import TransferModel, count_params, load_backbone, make_head
+from headstart.backbones import TransferModel, load_backbone, make_head
 from headstart.doctor import (
     check_backbone_lr,
     check_bn_frozen,
@@ -20,7 +20,7 @@ from headstart.doctor import (
     frozen_batchnorms,
     run_checks,
 )
-from headstart.strategies import apply_plan, build_param_groups, make_plan, set_train_mode
+from headstart.strategies import Part, apply_plan, build_param_groups, make_plan, set_train_mode
 from tests.conftest import TINY
 
 SIZE = (3, 64, 64)
@@ -36,8 +36,8 @@ def setup():
 
 
 def plan_for(strategy, model, bb, epochs=3):
-    sizes = [sum(bb.body.get_parameter(p).numel() for p in g.params) for g in bb.groups]
-    return make_plan(strategy, [g.name for g in bb.groups], sizes, count_params(model.head), epochs)
+    """The plan of ``strategy``, the tiny random weights treated as pretrained."""
+    return make_plan(strategy, bb.parts(), [Part.of("head", model.head, "head.")], epochs)
 
 
 def freeze_body(model):
@@ -114,11 +114,8 @@ def test_set_train_mode_keeps_frozen_bn_statistics(setup, strategy):
     model, bb, groups = setup
     plan = plan_for(strategy, model, bb)
     for epoch in [0, *plan.milestones()]:
-        apply_plan(model, plan, groups, epoch)
-        assert (
-            check_bn_frozen(model, lambda m, e=epoch: set_train_mode(m, plan, groups, e), SIZE)
-            == []
-        )
+        apply_plan(model, plan, epoch)
+        assert check_bn_frozen(model, lambda m, e=epoch: set_train_mode(m, plan, e), SIZE) == []
         # the same set-up with a plain model.train() is the mistake
         assert codes(check_bn_frozen(model, input_size=SIZE)) == ["bn-stats-drift"]
 
@@ -130,12 +127,12 @@ def test_headstart_param_groups_pass_clean(setup, strategy):
     model, bb, groups = setup
     plan = plan_for(strategy, model, bb)
     for epoch in [0, *plan.milestones()]:
-        apply_plan(model, plan, groups, epoch)
-        opt_groups = build_param_groups(model, plan, groups, epoch, weight_decay=0.01)
+        apply_plan(model, plan, epoch)
+        opt_groups = build_param_groups(model, plan, epoch, weight_decay=0.01)
         found = run_checks(
             model=model,
             optimizer=torch.optim.AdamW(opt_groups),
-            train_mode=lambda m, e=epoch: set_train_mode(m, plan, groups, e),
+            train_mode=lambda m, e=epoch: set_train_mode(m, plan, e),
             pretrained=plan.pretrained,
             data_config={"input_size": SIZE},
         )

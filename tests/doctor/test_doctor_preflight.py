@@ -69,3 +69,14 @@ def test_data_findings_come_with_the_setup(tmp_path):
     trainer = prepared(root, strategy="feature-extraction")
     (f,) = check_training_setup(trainer)
     assert (f.code, f.level) == ("few-images", "warning")
+
+
+@pytest.mark.parametrize("strategy", ["feature-extraction", "partial", "full"])
+def test_random_weights_with_a_transfer_strategy_are_named(data_root, strategy):
+    """Random weights have nothing to transfer: the plan adapts their batch-norm statistics
+    (no 'stay as pretrained' note) and the doctor says so; scratch is the honest name."""
+    trainer = prepared(data_root, strategy=strategy, weights="random")
+    assert "random-weights" in [f.code for f in check_training_setup(trainer)]
+    assert "stay as pretrained" not in trainer.plan.table()
+    scratch = prepared(data_root, strategy="scratch", weights="random")
+    assert "random-weights" not in [f.code for f in check_training_setup(scratch)]

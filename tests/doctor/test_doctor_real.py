@@ -9,7 +9,8 @@ from torchvision import transforms as T
 
 from headstart.backbones import load_backbone
 from headstart.data.export import export_dataset
-from headstart.doctor import diagnose, run_checks
+from headstart.doctor import run_checks
+from headstart.doctor.folder import diagnose
 
 pytestmark = pytest.mark.slow
 

@@ -35,12 +35,12 @@ def test_run_directory_has_everything(run):
     ):
         assert (run / name).is_file(), name
     meta = read_meta(run / "checkpoints" / "best.safetensors")
-    assert meta["classes"] == ["blue", "green", "red"]
-    assert meta["backbone"]["name"] == "test_efficientnet"
-    assert meta["backbone"]["data_config"]["mean"]
-    assert meta["plan"]["strategy"] == "full"
-    assert {"torch", "timm", "headstart"} <= set(meta["versions"])
-    assert "val_acc" in meta["metrics"]
+    assert meta.classes == ["blue", "green", "red"]
+    assert meta.backbone is not None and meta.backbone["name"] == "test_efficientnet"
+    assert meta.backbone["data_config"]["mean"]
+    assert meta.plan["strategy"] == "full" and meta.precision == "fp32"
+    assert {"torch", "timm", "headstart"} <= set(meta.versions)
+    assert "val_acc" in meta.metrics
 
 
 def test_interrupted_write_leaves_previous_checkpoint_intact(run, monkeypatch):
@@ -54,7 +54,7 @@ def test_interrupted_write_leaves_previous_checkpoint_intact(run, monkeypatch):
 
     monkeypatch.setattr(ckpt_mod, "save_file", broken_save)
     with pytest.raises(OSError):
-        ckpt_mod.save_checkpoint(path, {"w": torch.zeros(2)}, {"epoch": 9})
+        ckpt_mod.save_checkpoint(path, {"w": torch.zeros(2)}, ckpt_mod.CheckpointMeta("x"))
     assert path.read_bytes() == before
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     Checkpoint.load(run)  # still loads
@@ -92,7 +92,8 @@ def test_checkpoint_of_another_architecture_is_refused(run):
     path = run / "checkpoints" / "best.safetensors"
     tensors = read_tensors(path)
     meta = read_meta(path)
-    meta["backbone"]["name"] = "test_resnet"
+    assert meta.backbone is not None
+    meta.backbone["name"] = "test_resnet"
     ckpt_mod.save_checkpoint(path, tensors, meta)
     with pytest.raises(CheckpointError, match="does not match its declared architecture"):
         Checkpoint.load(path)
@@ -108,23 +109,87 @@ def test_local_weights_of_another_architecture_are_refused(tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
-    import headstart.classify.outputs as outputs
+    from headstart.engine.run import Recorder
 
-    original = outputs.RunWriter.__call__
+    original = Recorder.__call__
 
     def poison_after_first(self, result, loop):
         original(self, result, loop)
         if result.epoch == 1:
             with torch.no_grad():
-                for p in self.trainer.model.head.parameters():
+                for p in self.job.model.head.parameters():
                     p.fill_(float("nan"))
 
-    monkeypatch.setattr(outputs.RunWriter, "__call__", poison_after_first)
+    monkeypatch.setattr(Recorder, "__call__", poison_after_first)
     cfg = tiny_config(strategy="full", epochs=3, out=str(tmp_path / "runs"), name="nan")
     with pytest.raises(NonFiniteLossError, match="epoch 2"):
         fit(tiny_data, cfg)
     last = tmp_path / "runs" / "train" / "nan" / "checkpoints" / "last.safetensors"
-    assert read_meta(last)["epoch"] == 1
+    assert read_meta(last).epoch == 1
     assert all(
         torch.isfinite(t).all() for t in read_tensors(last).values() if t.is_floating_point()
     )
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: "{not json", "is not valid JSON"),
+        (lambda h: h.replace('"backbone"', '"backbone_"'), "no 'backbone.name'"),
+        (lambda h: h.replace('"task"', '"task_"'), "no 'task'"),
+        (lambda h: h.replace('"classes": [', '"classes": [1, '), "not all names"),
+        (lambda h: h.replace('"epoch": ', '"epoch": "x", "old_epoch": '), "'epoch' is a str"),
+    ],
+)
+def test_damaged_metadata_is_one_line_naming_the_file(run, tmp_path, edit, message):
+    """A header broken or edited by hand: a CheckpointError naming the file and what is
+    wrong, never a JSONDecodeError or KeyError."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    src = run / "checkpoints" / "best.safetensors"
+    with safe_open(str(src), framework="pt") as fh:
+        header = fh.metadata()
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    bad = tmp_path / "bad.safetensors"
+    save_file(tensors, str(bad), metadata={"headstart": edit(header["headstart"])})
+    with pytest.raises(CheckpointError, match=message) as err:
+        Checkpoint.load(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_evaluate_uses_the_precision_the_run_trained_with(run, tiny_data):
+    """An fp32 run evaluates in fp32 by default (whatever this CPU's autocast would be), so it
+    reproduces the run's own validation accuracy; --precision overrides it."""
+    from headstart.engine.rundir import read_csv
+
+    ckpt = Checkpoint.load(run, "last")
+    assert ckpt.dtype is None  # fp32
+    last = read_csv(run / "metrics.csv")[-1]
+    assert ckpt.evaluate(tiny_data, "val").accuracy == pytest.approx(
+        float(last["val_acc"]), abs=1e-6
+    )
+    assert Checkpoint.load(run, "last", precision="bf16").dtype == torch.bfloat16
+
+
+def test_evaluate_command_reproduces_the_runs_val_accuracy(run, tiny_data, capsys):
+    """``headstart evaluate`` defaults to the run's precision; --precision/--device exist."""
+    import json
+
+    from headstart.cli.main import main
+    from headstart.engine.rundir import read_csv
+
+    best = max(float(r["val_acc"]) for r in read_csv(run / "metrics.csv"))
+    assert main(["evaluate", str(run), str(tiny_data), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(best, abs=1e-6)
+    args = [
+        "evaluate",
+        str(run),
+        str(tiny_data),
+        "--json",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+    ]
+    assert main(args) == 0

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from headstart.engine.loop import Loop, LoopConfig, Phase
+from headstart.engine.task import ClassifierTask
 
 
 class CountingBatches:
@@ -21,9 +22,10 @@ class CountingBatches:
         return iter(self.batches)
 
 
-class LinearTask:
+class LinearTask(ClassifierTask):
     def __init__(self, train: CountingBatches, val: CountingBatches):
         self.model = nn.Linear(4, 3)
+        self.criterion = nn.CrossEntropyLoss()
         self.train, self.val = train, val
 
     def phase(self, epoch: int) -> Phase:
@@ -46,9 +48,6 @@ class LinearTask:
 
     def set_train_mode(self, epoch: int) -> None:
         self.model.train()
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, targets)
 
 
 def test_each_loader_is_opened_once_per_epoch_with_progress_bars_on():

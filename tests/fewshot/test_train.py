@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from headstart.backbones import load_backbone
+from headstart.encoders import load_encoder
 from headstart.errors import HeadstartError
+from headstart.features.prefix import split_body
 from headstart.fewshot import (
     FewShotClassifier,
     evaluate_fewshot,
@@ -17,8 +19,7 @@ from headstart.fewshot import (
     train_fewshot,
     verify,
 )
-from headstart.fewshot.split import split_body
-from tests.conftest import TINY, make_folder
+from tests.conftest import CORE_FILES, TINY, make_folder
 
 COLOURS = {
     "red": (200, 30, 30),
@@ -54,7 +55,8 @@ def data(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("groups", [1, 2, 3])
 def test_split_body_reproduces_the_body(groups):
     bb = load_backbone(TINY, "random")
-    split = split_body(bb, groups)
+    top = [p for g in bb.groups[len(bb.groups) - groups :] for p in g.params]
+    split = split_body(bb.body, top, bb.data_config["input_size"])
     x = torch.randn(2, *bb.data_config["input_size"])
     with torch.no_grad():
         assert torch.allclose(split.suffix(split.prefix(x)), bb.body.eval()(x), atol=1e-6)
@@ -62,9 +64,9 @@ def test_split_body_reproduces_the_body(groups):
 
 
 @pytest.mark.parametrize("method", ["protonet", "siamese"])
-def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, method):
-    torch.manual_seed(0)
-    before = load_backbone(TINY, "random").body.state_dict()
+def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, tiny_weights, method):
+    """With weights from a file (they stand for pretrained ones: their BN statistics stay)."""
+    before = load_backbone(TINY, tiny_weights).body.state_dict()
     res = train_fewshot(
         data,
         method=method,
@@ -72,7 +74,7 @@ def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, method):
         train_groups=1,
         classes=["red", "green", "blue", "yellow"],
         eval_classes=["cyan", "red", "green"],
-        **FAST,
+        **{**FAST, "weights": str(tiny_weights)},
     )
     model = load_fewshot(res.run_dir)
     after = model.model.body.state_dict()
@@ -82,12 +84,12 @@ def test_only_top_groups_train_and_the_run_is_complete(data, tmp_path, method):
     assert changed <= set(top), changed - set(top)
     # batch-norm statistics of pretrained layers stay as they were
     assert not any(k.endswith(("running_mean", "running_var")) for k in changed)
-    for name in ("config.yaml", "metrics.csv", "curves.png", "fewshot_eval.json"):
-        assert (res.run_dir / name).is_file()
+    for name in CORE_FILES + ("curves.png", "fewshot_eval.json"):
+        assert (res.run_dir / name).is_file(), name
     assert len(res.history) == 2 and {s.shots for s in res.scores} == {1}
-    assert model.meta["classes"] == ["blue", "green", "red", "yellow"]
+    assert model.meta.classes == ["blue", "green", "red", "yellow"]
     if method == "siamese":
-        assert res.threshold is not None and model.meta["threshold"] == res.threshold
+        assert res.threshold is not None and model.meta.extra["threshold"] == res.threshold
         same = verify(res.run_dir, data / "val/red/0.png", data / "val/red/0.png")
         assert same.same and same.distance == pytest.approx(0.0, abs=1e-5)
     else:
@@ -99,7 +101,7 @@ def test_fewshot_run_serves_as_an_encoder(data, tmp_path):
     res = train_fewshot(data, method="protonet", out=str(tmp_path), **FAST)
     scores = evaluate_fewshot(
         data,
-        [str(res.run_dir), "pixels:8"],
+        [load_encoder_for(res.run_dir), load_encoder("pixels:8")],
         ways=3,
         shots=[1],
         queries=2,
@@ -113,11 +115,22 @@ def test_fewshot_run_serves_as_an_encoder(data, tmp_path):
 
 
 def load_encoder_for(run: Path):
-    from headstart.embeddings import load_encoder
-
     return load_encoder(str(run), precision="fp32")
 
 
 def test_unknown_method_is_refused(data):
     with pytest.raises(HeadstartError, match="--method"):
         train_fewshot(data, method="maml", **FAST)
+
+
+def test_fewshot_resume_matches_an_uninterrupted_run(data, tmp_path, tiny_weights, monkeypatch):
+    from tests.conftest import assert_same_run, interrupt_after
+
+    settings = {**FAST, "weights": str(tiny_weights), "epochs": 3, "out": str(tmp_path)}
+    straight = train_fewshot(data, method="siamese", name="straight", **settings)
+    with interrupt_after(monkeypatch, 1), pytest.raises(KeyboardInterrupt):
+        train_fewshot(data, method="siamese", name="cut", **settings)
+    resumed = train_fewshot(resume=tmp_path / "fewshot" / "cut", progress=False)
+    assert_same_run(straight.run_dir, resumed.run_dir)
+    assert resumed.threshold == straight.threshold
+    assert [s.mean for s in resumed.scores] == [s.mean for s in straight.scores]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from headstart.backbones import TransferModel, count_params, load_backbone, make_head
+from headstart.backbones import TransferModel, load_backbone, make_head
 from headstart.errors import HeadstartError
 from headstart.strategies import (
+    Part,
     PlanOptions,
     apply_plan,
     build_param_groups,
@@ -30,26 +31,20 @@ STRATEGIES = [
 
 
 def build(strategy: str, epochs: int = 4, **opts):
+    """The tiny random backbone with a head and the plan of ``strategy`` for it (its BN
+    statistics treated as pretrained unless the test says otherwise)."""
     torch.manual_seed(0)
     bb = load_backbone(TINY, "random")
     model = TransferModel(bb.body, make_head(bb.num_features, 3))
-    groups = [g.params for g in bb.groups]
-    sizes = [sum(bb.body.get_parameter(p).numel() for p in g.params) for g in bb.groups]
-    plan = make_plan(
-        strategy,
-        [g.name for g in bb.groups],
-        sizes,
-        count_params(model.head),
-        epochs,
-        PlanOptions(**opts),
-    )
-    return model, plan, groups
+    head = [Part.of("head", model.head, "head.")]
+    plan = make_plan(strategy, bb.parts(), head, epochs, PlanOptions(**opts))
+    return model, plan, None
 
 
 def step(model, plan, groups, epoch):
-    apply_plan(model, plan, groups, epoch)
-    opt = torch.optim.AdamW(build_param_groups(model, plan, groups, epoch, 0.01))
-    set_train_mode(model, plan, groups, epoch)
+    apply_plan(model, plan, epoch)
+    opt = torch.optim.AdamW(build_param_groups(model, plan, epoch, 0.01))
+    set_train_mode(model, plan, epoch)
     x = torch.randn(4, 3, 64, 64)
     loss = torch.nn.functional.cross_entropy(model(x), torch.tensor([0, 1, 2, 0]))
     opt.zero_grad()
@@ -62,8 +57,8 @@ def step(model, plan, groups, epoch):
 @pytest.mark.parametrize("epoch", [0, 1, 3])
 def test_every_trainable_param_in_exactly_one_group_and_no_frozen_one(strategy, epoch):
     model, plan, groups = build(strategy)
-    apply_plan(model, plan, groups, epoch)
-    pgroups = build_param_groups(model, plan, groups, epoch, 0.01)
+    apply_plan(model, plan, epoch)
+    pgroups = build_param_groups(model, plan, epoch, 0.01)
     ids = [id(p) for g in pgroups for p in g["params"]]
     assert len(ids) == len(set(ids))
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
@@ -75,7 +70,7 @@ def test_every_trainable_param_in_exactly_one_group_and_no_frozen_one(strategy, 
 def test_head_always_trains(strategy):
     model, plan, groups = build(strategy)
     for epoch in range(4):
-        apply_plan(model, plan, groups, epoch)
+        apply_plan(model, plan, epoch)
         assert all(p.requires_grad for p in model.head.parameters())
     assert plan.groups[-1].name == "head" and plan.groups[-1].unfreeze_epoch == 0
 
@@ -99,7 +94,7 @@ def test_frozen_params_and_bn_statistics_unchanged_after_a_step(strategy):
 
 def test_feature_extraction_trains_only_the_head():
     model, plan, groups = build("feature-extraction")
-    apply_plan(model, plan, groups, 0)
+    apply_plan(model, plan, 0)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {f"head.{n}" for n, _ in model.head.named_parameters()}
 
@@ -132,8 +127,8 @@ def test_discriminative_lrs_are_absolute_and_decay_towards_the_input():
     model, plan, groups = build("full", lr=1e-3, head_lr=1e-2, lr_decay=0.5)
     lrs = [g.lr for g in plan.groups]
     assert lrs[-1] == 1e-2 and lrs[-2] == 1e-3 and lrs[-3] == 5e-4
-    apply_plan(model, plan, groups, 0)
-    pg = build_param_groups(model, plan, groups, 0, 0.01)
+    apply_plan(model, plan, 0)
+    pg = build_param_groups(model, plan, 0, 0.01)
     assert {g["lr"] for g in pg} <= set(lrs)
 
 
@@ -147,8 +142,8 @@ def test_geometric_spread_between_lr_min_and_lr():
 
 def test_no_weight_decay_on_biases_and_norm_params():
     model, plan, groups = build("full")
-    apply_plan(model, plan, groups, 0)
-    for g in build_param_groups(model, plan, groups, 0, 0.05):
+    apply_plan(model, plan, 0)
+    for g in build_param_groups(model, plan, 0, 0.05):
         for p in g["params"]:
             if p.ndim <= 1:
                 assert g["weight_decay"] == 0.0
@@ -161,3 +156,37 @@ def test_unknown_strategy_is_a_clear_error():
         parse_strategy("fine")
     with pytest.raises(HeadstartError, match="partial:N"):
         parse_strategy("full:3")
+    with pytest.raises(HeadstartError, match="1 or more"):
+        parse_strategy("partial:0")
+
+
+def test_partial_deeper_than_the_backbone_is_refused_not_clamped():
+    with pytest.raises(HeadstartError, match="has 6 layer groups; use partial:1 to partial:6"):
+        build("partial:99")
+    with pytest.raises(HeadstartError, match="progressive:1 to progressive:6"):
+        build("progressive:7")
+
+
+def test_one_vocabulary_old_names_are_aliases():
+    assert parse_strategy("linear-probe") == parse_strategy("frozen")
+    assert parse_strategy("frozen").name == "feature-extraction"
+    assert str(parse_strategy("partial:2")) == "partial:2"
+
+
+@pytest.mark.parametrize("strategy", ["feature-extraction", "partial:2", "full", "progressive"])
+def test_random_weights_adapt_batch_norm_statistics(strategy):
+    """Random weights have no pretrained statistics to keep: every layer group adapts them
+    (frozen 0/1 statistics would normalise nothing)."""
+    _, plan, _ = build(strategy, pretrained=False)
+    assert all(g.bn == "adapt" for g in plan.groups)
+    assert "stay as pretrained" not in plan.table()
+    _, pretrained, _ = build(strategy)
+    assert all(g.bn == "frozen" for g in pretrained.groups if not g.new)
+
+
+def test_plan_round_trips_through_its_dict():
+    from headstart.strategies import Plan
+
+    _, plan, _ = build("progressive", epochs=4)
+    back = Plan.from_dict(plan.to_dict())
+    assert back == plan and back.table() == plan.table()

@@ -26,10 +26,14 @@ def test_compare_writes_table_results_and_reports(
     assert [r.strategy for r in res.rows] == list(STRATEGIES)
     by = {r.strategy: r for r in res.rows}
     # every strategy counts the head; only full trains (nearly) everything
-    assert by["frozen"].trainable_params == 32 * 2 + 2
+    assert by["feature-extraction"].trainable_params == 32 * 2 + 2
     assert by["full"].trainable_params == by["full"].total_params
     for s in ("lora", "ia3", "prompt", "prefix"):
-        assert by["frozen"].trainable_params < by[s].trainable_params < by["full"].trainable_params
+        assert (
+            by["feature-extraction"].trainable_params
+            < by[s].trainable_params
+            < by["full"].trainable_params
+        )
     for r in res.rows:
         assert 0.0 <= r.accuracy <= 1.0 and r.seconds > 0 and r.peak_mib >= 0
         assert (Path(r.run_dir) / "checkpoints" / "best.safetensors").is_file()
@@ -51,17 +55,17 @@ def test_compare_writes_table_results_and_reports(
 def test_compare_in_fresh_processes(tiny_bert: Path, reviews_csv: Path, tmp_path: Path) -> None:
     """The default: each strategy in a process of its own (own peak memory and time)."""
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
-    res = compare_text(config=cfg, strategies=["frozen"], isolate=True)
+    res = compare_text(config=cfg, strategies=["feature-extraction"], isolate=True)
     row = res.rows[0]
-    assert row.strategy == "frozen" and row.peak_mib > 0 and "RSS" in row.memory_kind
-    assert (res.run_dir / "frozen" / "compare_result.json").is_file()
+    assert row.strategy == "feature-extraction" and row.peak_mib > 0 and "RSS" in row.memory_kind
+    assert (res.run_dir / "feature-extraction" / "compare_result.json").is_file()
 
 
 def test_compare_refuses_unknown_strategies_and_bad_data(
     tiny_bert: Path, reviews_csv: Path, tmp_path: Path
 ) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
-    with pytest.raises(HeadstartError, match="unknown adapterx"):
+    with pytest.raises(HeadstartError, match="unknown --strategy 'adapterx'"):
         compare_text(config=cfg, strategies=["lora", "adapterx"], isolate=False)
     with pytest.raises(HeadstartError, match="no column 'text'"):
         compare_text(config=cfg, strategies=["lora"], isolate=False, text_col="text")
@@ -73,18 +77,22 @@ def test_resume_reuses_finished_strategies_with_the_same_settings(
     tiny_bert: Path, reviews_csv: Path, tmp_path: Path
 ) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), out=str(tmp_path))
-    first = compare_text(config=cfg, strategies=["frozen"], isolate=True)
+    first = compare_text(config=cfg, strategies=["feature-extraction"], isolate=True)
     # The isolated run left its config and result; an in-process resume reuses them ...
     again = compare_text(
-        config=cfg, strategies=["frozen", "lora"], isolate=False, resume=first.run_dir
+        config=cfg, strategies=["feature-extraction", "lora"], isolate=False, resume=first.run_dir
     )
     assert again.run_dir == first.run_dir
     assert again.rows[0] == first.rows[0] and again.rows[1].strategy == "lora"
     assert "| lora |" in (first.run_dir / "report.md").read_text()
     # ... but not when a setting that changes the measurement differs.
     other = compare_text(
-        config=cfg, strategies=["frozen"], isolate=False, resume=first.run_dir, max_length=16
+        config=cfg,
+        strategies=["feature-extraction"],
+        isolate=False,
+        resume=first.run_dir,
+        max_length=16,
     )
     assert other.rows[0] != first.rows[0]
     with pytest.raises(HeadstartError, match="no such compare directory"):
-        compare_text(config=cfg, strategies=["frozen"], resume=tmp_path / "nope")
+        compare_text(config=cfg, strategies=["feature-extraction"], resume=tmp_path / "nope")

@@ -14,19 +14,20 @@ import pytest
 import torch
 from text_helpers import rows, tiny_text_config, write_csv
 
+from headstart.engine import run as engine
 from headstart.engine.checkpoint import read_meta, read_tensors
 from headstart.errors import HeadstartError
 from headstart.strategies.schedule import lr_factor
 from headstart.text.checkpoint import TextCheckpoint
 from headstart.text.config import STRATEGIES
-from headstart.text.fit import TextTrainer, fit_text, load_data
+from headstart.text.fit import TextJob, fit_text, load_data
 from headstart.text.model import build_classifier, load_pretrained
 
 TEXTS = ["a superb and moving film", "dull, clumsy and tedious", "the cast was really great"]
 
 # strategy -> what must train in the encoder (besides the head)
 TRAINS = {
-    "frozen": (),
+    "feature-extraction": (),
     "full": ("encoder.embeddings.word_embeddings.weight", "encoder.encoder.layer.0"),
     "lora": ("lora_A", "lora_B"),
     "ia3": ("ia3_l",),
@@ -50,11 +51,12 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     tiny_bert: Path, reviews_csv: Path, tmp_path: Path, strategy: str
 ) -> None:
     cfg = tiny_text_config(tiny_bert, data=str(reviews_csv), strategy=strategy, out=str(tmp_path))
-    trainer = TextTrainer(cfg, load_data(cfg))
-    trainer.prepare()
-    before = encoder_weights(trainer.model)
-    head_before = {n: p.detach().clone() for n, p in trainer.model.head.named_parameters()}
-    result = trainer.run(tmp_path / "run")
+    initial = TextJob(cfg, load_data(cfg))  # the same seed: the weights training starts from
+    initial.prepare()
+    before = encoder_weights(initial.model)
+    head_before = {n: p.detach().clone() for n, p in initial.model.head.named_parameters()}
+    trainer = TextJob(cfg, load_data(cfg))
+    result = trainer.result(engine.fit(trainer, cfg.out, "run", run_dir=tmp_path / "run"))
 
     trained = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
     assert any(n.startswith("head.") for n in trained)
@@ -64,7 +66,7 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
         if strategy != "full"
         else len(others) == len(before)
     )
-    assert bool(others) == (strategy != "frozen")
+    assert bool(others) == (strategy != "feature-extraction")
     after = encoder_weights(trainer.model)
     changed = [n for n in before if not torch.equal(before[n], after[n])]
     assert (changed != []) == (strategy == "full")  # only full fine-tuning moves the encoder
@@ -81,9 +83,13 @@ def test_strategy_trains_what_it_says_and_reloads_identically(
     ):
         assert (run / name).is_file(), name
     meta = read_meta(run / "checkpoints" / "last.safetensors")
-    assert meta["task"] == "text-classification" and meta["strategy"] == strategy
-    assert meta["classes"] == ["fresh", "rotten"] and meta["model"]["source"] == str(tiny_bert)
-    assert (meta["peft"] is not None) == (strategy not in ("frozen", "full"))
+    assert meta.task == "text-classification" and meta.strategy == strategy
+    assert meta.classes == ["fresh", "rotten"] and meta.model == {
+        "name": str(tiny_bert),
+        "source": str(tiny_bert),
+        "fingerprint": trainer.weights_id,
+    }
+    assert (meta.peft is not None) == (strategy not in ("feature-extraction", "full"))
     assert set(read_tensors(run / "checkpoints" / "last.safetensors")) == trained
 
     # The in-memory model and the reloaded checkpoint give identical predictions ...
@@ -140,6 +146,10 @@ def test_frozen_embeddings_are_cached_once(
 ) -> None:
     cfg = tiny_text_config(
         tiny_bert, data=str(reviews_csv), strategy="frozen", out=str(tmp_path), epochs=2
+    )  # the old name of feature extraction
+    assert cfg.strategy == "feature-extraction"
+    cfg = tiny_text_config(
+        tiny_bert, data=str(reviews_csv), strategy="frozen", out=str(tmp_path), epochs=2
     )
     first = fit_text(config=cfg)
     assert first.cache == {"hits": 0, "misses": 2}  # train and val, computed once for 2 epochs
@@ -162,7 +172,7 @@ def test_class_weights_and_schedules(tiny_bert: Path, tmp_path: Path) -> None:
     ]
     path = write_csv(tmp_path / "imb.csv", records)  # train: 6 fresh, 2 rotten
     cfg = tiny_text_config(tiny_bert, data=str(path), class_weights=True)
-    trainer = TextTrainer(cfg, load_data(cfg))
+    trainer = TextJob(cfg, load_data(cfg))
     trainer.prepare()
     assert trainer._loss().weight.tolist() == pytest.approx([8 / 12, 8 / 4])
     # warmup then linear decay to 1% (the default text schedule), cosine for comparison
@@ -179,8 +189,10 @@ def test_class_weights_and_schedules(tiny_bert: Path, tmp_path: Path) -> None:
 def test_unknown_strategy_and_missing_model_folder(
     tiny_bert: Path, reviews_csv: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(HeadstartError, match="must be one of frozen, full, lora, ia3, prompt"):
+    with pytest.raises(HeadstartError, match="unknown --strategy 'adapter'; choose one of"):
         tiny_text_config(tiny_bert, strategy="adapter")
+    with pytest.raises(HeadstartError, match="does not apply to text classification"):
+        tiny_text_config(tiny_bert, strategy="scratch")
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     with pytest.raises(HeadstartError, match="has no config.json"):

@@ -90,16 +90,14 @@ def test_prompt_ensembling_is_the_normalised_mean_over_templates(tiny_clip):
 
 
 def test_clip_index_answers_text_queries(tiny_clip, images, tmp_path):
-    emb = embed(
-        images / "train",
-        tmp_path / "emb",
-        model=f"clip:{tiny_clip}",
-        precision="fp32",
-        progress=False,
-    )
+    from headstart.encoders import index_encoder, load_encoder
+
+    encoder = load_encoder(f"clip:{tiny_clip}", precision="fp32")
+    emb = embed(images / "train", tmp_path / "emb", encoder, progress=False)
     assert emb.meta["text_space"] and emb.vectors.shape == (9, 16)
     VectorIndex.build(emb, tmp_path / "index")
-    res = search(tmp_path / "index", texts=["a red square"], k=4, precision="fp32")
+    index = tmp_path / "index"
+    res = search(index, index_encoder(index, precision="fp32"), texts=["a red square"], k=4)
     assert res[0].kind == "text" and len(res[0].hits) == 4
     assert res[0].hits[0].score >= res[0].hits[-1].score
 

@@ -158,9 +158,12 @@ def test_text_search_in_a_conse_index_and_the_recovered_imagenet_head(tmp_path):
     from headstart.zeroshot.imagenet import imagenet_classifier
 
     truth = write_photos(tmp_path)
-    emb = embed(list(truth), tmp_path / "emb", model="conse", progress=False)
+    from headstart.encoders import index_encoder, load_encoder
+
+    emb = embed(list(truth), tmp_path / "emb", load_encoder("conse"), progress=False)
     VectorIndex.build(emb, tmp_path / "index")
-    res = search(tmp_path / "index", texts=["a cup of coffee", "a cat"], k=1)
+    index = tmp_path / "index"
+    res = search(index, index_encoder(index), texts=["a cup of coffee", "a cat"], k=1)
     assert [Path(r.hits[0].path).stem for r in res] == ["coffee", "chelsea"]
     # body + recovered head == timm's full model with the packaged weights
     full = timm.create_model("tf_efficientnet_lite0").eval()
