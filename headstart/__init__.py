@@ -6,29 +6,35 @@
 >>> hs.Checkpoint.load(result.run_dir).predict(["shoe.png"])
 """
 
-from headstart.backbones import list_backbones, load_backbone
-from headstart.classify.checkpoint import Checkpoint
-from headstart.classify.fit import FitResult, fit
-from headstart.config import TrainConfig
-from headstart.data.classmap import ClassMap
-from headstart.data.export import export_dataset
-from headstart.data.imagedata import ImageData
-from headstart.errors import HeadstartError
-from headstart.strategies import Plan, make_plan
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Checkpoint",
-    "ClassMap",
-    "FitResult",
-    "HeadstartError",
-    "ImageData",
-    "Plan",
-    "TrainConfig",
-    "export_dataset",
-    "fit",
-    "list_backbones",
-    "load_backbone",
-    "make_plan",
-]
+# Names load on first use: `headstart --help` and light modules stay free of torch.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "backbones": ["list_backbones", "load_backbone"],
+        "classify.checkpoint": ["Checkpoint"],
+        "classify.fit": ["FitResult", "fit"],
+        "config": ["TrainConfig"],
+        "data.classmap": ["ClassMap"],
+        "data.export": ["export_dataset"],
+        "data.imagedata": ["ImageData"],
+        "errors": ["HeadstartError"],
+        "strategies": ["Plan", "make_plan"],
+    },
+)
+
+if TYPE_CHECKING:
+    from headstart.backbones import list_backbones, load_backbone
+    from headstart.classify.checkpoint import Checkpoint
+    from headstart.classify.fit import FitResult, fit
+    from headstart.config import TrainConfig
+    from headstart.data.classmap import ClassMap
+    from headstart.data.export import export_dataset
+    from headstart.data.imagedata import ImageData
+    from headstart.errors import HeadstartError
+    from headstart.strategies import Plan, make_plan

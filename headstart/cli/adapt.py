@@ -33,7 +33,7 @@ ADAPT_HELP = {
     "disc_layers": "hidden layers of the domain discriminator",
     "disc_dropout": "dropout after each hidden layer of the domain discriminator",
     "methods": "which models to train: source-only, dann or both",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "domain_weight": "weight of the domain loss next to the classification loss",
     "gamma": "speed of the gradient-reversal schedule 2/(1+exp(-gamma p))-1, p = progress",
     "coeff_max": "final gradient-reversal coefficient (the schedule's ceiling)",

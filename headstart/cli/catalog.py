@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked
+from headstart.cli.common import add_checked, print_json
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("backbones", help="list backbones and whether they work offline")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=run_backbones)
 
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
-    dsub.add_parser("list", help="list the data sets").set_defaults(func=run_list)
+    ls = dsub.add_parser("list", help="list the data sets")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
     e = dsub.add_parser(
         "export",
         help="export a seeded, stratified subset as an ImageFolder "
@@ -37,10 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_backbones(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import timm
 
     from headstart.backbones import list_backbones
 
+    if args.json:
+        print_json([dataclasses.asdict(row) for row in list_backbones()])
+        return 0
     print(f"{'backbone':<28} {'offline':<8} {'weights':<44} note")
     for row in list_backbones():
         print(f"{row.name:<28} {'yes' if row.offline else 'no':<8} {row.weights:<44} {row.note}")
@@ -57,10 +65,18 @@ def run_list(args: argparse.Namespace) -> int:
     from headstart.data.export import DATASETS
     from headstart.text.datasets import TEXT_DATASETS
 
-    for name, (_, classes, about) in DATASETS.items():
-        print(f"{name:<15} {len(classes)} classes  {about}")
-    for name, (_, about) in TEXT_DATASETS.items():
-        print(f"{name:<15} 2 classes  {about}")
+    rows = [
+        {"name": name, "kind": "image", "classes": len(classes), "about": about}
+        for name, (_, classes, about) in DATASETS.items()
+    ] + [
+        {"name": name, "kind": "text", "classes": 2, "about": about}
+        for name, (_, about) in TEXT_DATASETS.items()
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['name']:<15} {r['classes']} classes  {r['about']}")
     return 0
 
 

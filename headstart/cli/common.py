@@ -14,9 +14,28 @@ from headstart.errors import HeadstartError, OptionError
 from headstart.options import ListOf, Rule, option_type
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help states its default once: added unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" in text.lower()
+            or action.default in (None, argparse.SUPPRESS)
+            or not action.option_strings
+            or action.nargs == 0  # flags: off unless given
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with headstart's error line: one line naming the option, no usage block
-    (``main`` prints it and exits with status 2)."""
+    (``main`` prints it and exits with status 2), and help that states each default once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         # "argument --epochs: --epochs 0: must be ..." -> "--epochs 0: must be ..."
@@ -44,8 +63,10 @@ def add_dataclass_options(
         if f.name in skip or f.name not in helps:
             continue
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else None
-        help_text = f"{helps[f.name]} (default: {default})"
+        help_text = helps[f.name]
+        default = _default(f)
+        if default is not None and "default" not in help_text.lower():
+            help_text += f" (default: {default})"
         kind = str(f.type)
         if kind == "bool":
             parser.add_argument(
@@ -78,6 +99,16 @@ def add_dataclass_options(
 def add_checked(parser: argparse.ArgumentParser, flag: str, rule: Rule, **kwargs: Any) -> None:
     """An option whose value is checked by ``rule`` as it is parsed (one line if it fails)."""
     parser.add_argument(flag, type=option_type(flag.lstrip("-").replace("-", "_"), rule), **kwargs)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """A field's default as help shows it (lists comma-separated, as the flag takes them)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+        return ",".join(map(str, value)) if isinstance(value, list) else value
+    return None
 
 
 def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:

@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("target", help="SUPPORT_DIR, or eval / train")
     f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
-    f.set_defaults(func=run_fewshot)
+    f.set_defaults(func=run_fewshot, parse_rest=parse_rest)
 
     v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
     v.add_argument("image_a")
@@ -109,7 +109,7 @@ def _eval_parser() -> argparse.ArgumentParser:
         dest="models",
         action="append",
         metavar="SPEC",
-        help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)",
+        help=MODEL_HELP + "; repeat to compare",
     )
     add_checked(p, "--ways", EVAL_RULES["ways"], default=5, help="classes per episode")
     add_checked(p, "--shots", EVAL_RULES["shots"], default=[1, 5], help="comma-separated, e.g. 1,5")
@@ -149,12 +149,22 @@ def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def run_fewshot(args: argparse.Namespace) -> int:
+def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments after ``fewshot``, parsed by the parser of what they ask for (classify,
+    ``eval`` or ``train``); ``main`` calls this before it loads the engine."""
     if args.target == "eval":
-        return _run_eval(_eval_parser().parse_args(args.rest))
-    if args.target == "train":
-        return _run_train(_train_parser().parse_args(args.rest))
-    return _run_classify(_classify_parser().parse_args([args.target, *args.rest]))
+        rest, run = _eval_parser().parse_args(args.rest), _run_eval
+    elif args.target == "train":
+        rest, run = _train_parser().parse_args(args.rest), _run_train
+    else:
+        rest, run = _classify_parser().parse_args([args.target, *args.rest]), _run_classify
+    rest.command, rest.func = args.command, run
+    return rest
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
+    rest = parse_rest(args)
+    return int(rest.func(rest))
 
 
 def _run_classify(args: argparse.Namespace) -> int:

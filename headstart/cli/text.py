@@ -38,7 +38,7 @@ TEXT_HELP = {
     "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
     "partial_groups": "partial: how many top transformer layers train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",

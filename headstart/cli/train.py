@@ -27,7 +27,8 @@ TRAIN_HELP = {
     "lr": "LR of the backbone's top layer group (lower groups get less); default 5e-4, scratch 3e-3",
     "head_lr": "LR of the new head; default 3e-3",
     "lr_decay": "layer-wise LR decay: each group below the top gets lr x this",
-    "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the top",
+    "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the "
+    "top (default: off, --lr-decay applies)",
     "weight_decay": "AdamW weight decay (never on biases and norm parameters)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "cosine | constant (after warmup)",
@@ -42,7 +43,7 @@ TRAIN_HELP = {
     "partial_groups": "partial: how many top layer groups train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
     "unfreeze_every": "progressive: epochs between two unfreezes",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
     "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
