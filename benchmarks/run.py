@@ -2,6 +2,7 @@
 
     python benchmarks/run.py all            # every benchmark; prints one table
     python benchmarks/run.py feature-extraction | finetune | inference | limit | scale
+    python benchmarks/run.py export-inference | serve-load     # benchmarks/deploy.py
 
 Data: Fashion-MNIST subsets exported with headstart itself (Debian package
 dataset-fashion-mnist); model: the packaged EfficientNet-Lite0 at its own 224 px preprocessing.
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deploy import bench_export_inference, bench_serve_load  # noqa: E402
 from naive import naive_full_finetune, naive_head_training, naive_predict  # noqa: E402
 
 from headstart.backbones import load_backbone  # noqa: E402
@@ -221,7 +223,13 @@ BENCHES = {
     "inference": bench_inference,
     "limit": bench_limit,
     "scale": bench_scale,
+    "export-inference": lambda: bench_export_inference(dataset),
+    "serve-load": lambda: bench_serve_load(dataset),
 }
+
+
+def _ratio(value) -> str:
+    return value if isinstance(value, str) else f"{value:.2f}x"
 
 
 def main() -> None:
@@ -241,9 +249,10 @@ def main() -> None:
     )
     rows = []
     for name in names:
-        row = BENCHES[name]()
-        rows.append(row)
-        print(json.dumps(row, default=str), flush=True)
+        out = BENCHES[name]()
+        for row in out if isinstance(out, list) else [out]:
+            rows.append(row)
+            print(json.dumps(row, default=str), flush=True)
     print("\n| benchmark | naive | headstart | ratio | target | naive acc | headstart acc |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -254,7 +263,7 @@ def main() -> None:
             else f"{r['headstart_acc']:.3f}"
         )
         print(
-            f"| {r['benchmark']} | {r['naive']} | {r['headstart']} | {r['ratio']:.2f}x | "
+            f"| {r['benchmark']} | {r['naive']} | {r['headstart']} | {_ratio(r['ratio'])} | "
             f"{r['target']} | {na} | {ha} |"
         )
     if args.json:

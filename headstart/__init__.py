@@ -4,6 +4,9 @@
 >>> data = hs.ImageData.from_folder("data/fmnist")
 >>> result = hs.fit(data, strategy="progressive", epochs=5)
 >>> hs.Checkpoint.load(result.run_dir).predict(["shoe.png"])
+
+The names below are imported on first use: ``headstart.export.runtime`` (predicting from an
+ONNX export) must import on a machine that has ONNX Runtime but no PyTorch.
 """
 
 from typing import TYPE_CHECKING
@@ -12,7 +15,8 @@ import lazy_loader
 
 __version__ = "0.1.0"
 
-# Names load on first use: `headstart --help` and light modules stay free of torch.
+# Names load on first use: `headstart --help`, light modules and an ONNX-only machine stay free
+# of torch.
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={

@@ -167,9 +167,10 @@ def check_option(name: str, value: Any, rule: Rule) -> Any:
 
 
 def validate(obj: Any, rules: Mapping[str, Rule]) -> None:
-    """Check every field of ``obj`` that has a rule, storing the converted values back."""
+    """Check every field of ``obj`` that has a rule, storing the converted values back (frozen
+    dataclasses included: this runs in their ``__post_init__``)."""
     for name, rule in rules.items():
-        setattr(obj, name, check_option(name, getattr(obj, name), rule))
+        object.__setattr__(obj, name, check_option(name, getattr(obj, name), rule))
 
 
 @dataclass(frozen=True)
@@ -178,18 +179,22 @@ class OptionType:
 
     name: str
     rule: Rule
+    option: str = ""  # the flag, when it is not ``flag(name)``
 
     def __call__(self, text: str) -> Any:
         try:
             return check_option(self.name, text, self.rule)
         except OptionError:  # the value as typed, unquoted
-            message = f"{flag(self.name)} {text}: must be {self.rule.describe()}"
-            raise argparse.ArgumentTypeError(message) from None
+            shown = self.option or flag(self.name)
+            raise argparse.ArgumentTypeError(
+                f"{shown} {text}: must be {self.rule.describe()}"
+            ) from None
 
 
-def option_type(name: str, rule: Rule) -> OptionType:
-    """The argparse ``type=`` of option ``name`` (``top_k`` for ``--top-k``)."""
-    return OptionType(name, rule)
+def option_type(name: str, rule: Rule, option: str = "") -> OptionType:
+    """The argparse ``type=`` of option ``name`` (``top_k`` for ``--top-k``; ``option`` names
+    a flag spelled otherwise)."""
+    return OptionType(name, rule, option)
 
 
 # Rules that many commands share.

@@ -19,6 +19,7 @@ LAZY_OK = {
     "peft",
     "sklearn",
     "tensorboard",
+    "tokenizers",  # the export runtime: text exports only
     "torchvision",
     "transformers",
     "umap",

@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "embeddings",
     "fewshot",
     "zeroshot",
+    "export",
+    "serve",
 )
 
 # The commands that run on many processes under torchrun.

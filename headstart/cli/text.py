@@ -1,4 +1,4 @@
-"""``headstart text train | compare | predict``: text classification with a pretrained encoder."""
+"""``headstart text train | compare | predict | export``: text classification with a pretrained encoder."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from headstart.cli.common import (
     print_json,
     resume_options,
 )
+from headstart.cli.export import add_export_options, run_export
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf
@@ -124,6 +125,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
+
+    e = tsub.add_parser(
+        "export",
+        help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
+        description="Export a frozen, full, LoRA or IA3 text run: encoder (adapter merged), "
+        "mean pooling and head as one graph taking input_ids and attention_mask, the "
+        "tokenizer files and headstart-export.json. Checked against PyTorch on the run's "
+        "validation texts; nothing is written when the check fails.",
+    )
+    add_export_options(e, "texts")
+    e.set_defaults(func=run_export)
 
 
 def _config(args: argparse.Namespace) -> TextConfig:

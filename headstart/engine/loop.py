@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second
 
 from headstart.engine import distributed
 from headstart.engine.metrics import classification_metrics
+from headstart.engine.precise_bn import precise_bn
 from headstart.engine.precision import autocast
 from headstart.engine.task import Phase, StepOutput, Task
 from headstart.errors import HeadstartError, NonFiniteLossError
@@ -247,6 +248,8 @@ class Loop:
                 img_s=f"{tally.seen / (time.perf_counter() - start):.0f}",
             )
         tally.reduce()
+        if phase.precise_bn:
+            precise_bn(phase.module, phase.train, self._forward_images(phase.channels_last))
         distributed.average_bn_statistics(phase.module)
         train_time = time.perf_counter() - start
         lrs = {g["name"]: g["lr"] for g in opt.param_groups}
@@ -281,6 +284,14 @@ class Loop:
             torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_grad)
         self.scaler.step(opt)
         self.scaler.update()
+
+    def _forward_images(self, channels_last: bool) -> Callable[[nn.Module, Any], Any]:
+        def forward(module: nn.Module, batch: Any) -> Any:
+            x = self._to_device(batch[0], channels_last)
+            with autocast(self.cfg.device, self.cfg.dtype):
+                return module(x)
+
+        return forward
 
     def _to_device(self, batch: Any, channels_last: bool) -> Any:
         batch = to_device(batch, self.cfg.device)

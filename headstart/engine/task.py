@@ -47,6 +47,9 @@ class Phase:
     # Other labelled sets scored after every epoch, for monitoring only (never used to pick a
     # model): their accuracy is logged as ``<name>_acc``.
     monitor: dict[str, Iterable[Any]] = field(default_factory=dict)
+    # True when batch-norm statistics train in this phase: after the steps, they are
+    # re-estimated on ``train``'s ``(images, labels)`` batches with the final weights.
+    precise_bn: bool = False
 
 
 class Task(Protocol):

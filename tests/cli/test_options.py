@@ -38,6 +38,9 @@ POSITIONALS = {  # arguments that make each command otherwise complete
     "fewshot": ["support", "x.png"],
     "fewshot eval": ["d"],
     "fewshot train": ["d"],
+    "export": ["run"],
+    "text export": ["run"],
+    "serve": ["export"],
 }
 
 

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from headstart.cli.main import main
-from headstart.engine.checkpoint import save_checkpoint
-from tests.conftest import COLOURS, TINY, make_folder, make_image
+from headstart.engine.checkpoint import CheckpointMeta, save_checkpoint
+from tests.conftest import COLOURS, TINY, make_folder, make_image, tiny_weights_path
 
-TINY_ARGS = ["--backbone", TINY, "--weights", "random", "--device", "cpu"]
+# The tiny random model, its weights from a file (they stand for pretrained ones).
+TINY_ARGS = ["--backbone", TINY, "--weights", str(tiny_weights_path()), "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +73,13 @@ def test_json_output(capsys, clean):
 
 def test_checkpoint_with_another_class_order_is_an_error(capsys, clean, tmp_path):
     run = tmp_path / "run"
-    meta = {"classes": sorted(COLOURS, reverse=True), "backbone": {"name": TINY}}
+    meta = CheckpointMeta(
+        "image-classification", sorted(COLOURS, reverse=True), backbone={"name": TINY}
+    )
     save_checkpoint(run / "checkpoints" / "best.safetensors", {"w": torch.zeros(1)}, meta)
     # no --backbone: the checkpoint's is used
-    code, lines = doctor(capsys, clean, "--weights", "random", "--checkpoint", run)
+    weights = str(tiny_weights_path())
+    code, lines = doctor(capsys, clean, "--weights", weights, "--checkpoint", run)
     assert code == 1
     assert lines[0].split()[:2] == ["error", "class-order"] and "label 0 is 'blue' here" in lines[0]
 

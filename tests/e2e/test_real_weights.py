@@ -36,7 +36,7 @@ def test_feature_extraction_learns_fashion_mnist(fmnist, fe_run):
     # 1,000 train images: frozen ImageNet features + a linear head are far above chance (0.1).
     assert result.best["val_acc"] >= 0.6
     ckpt = Checkpoint.load(result.run_dir)
-    assert ckpt.meta["backbone"]["data_config"]["mean"] == [0.5, 0.5, 0.5]
+    assert ckpt.data_config["mean"] == [0.5, 0.5, 0.5]
     ev = ckpt.evaluate(fmnist)
     assert ev.accuracy == pytest.approx(result.best["val_acc"], abs=0.02)
 
