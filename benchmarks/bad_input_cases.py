@@ -199,6 +199,22 @@ TEXT = [
     "text predict '{RUN}' hello",
     "text predict {U}/missing hello",
 ]
+DEPLOY = [
+    "export {U}/missing",
+    "export {U}/random.safetensors",
+    "export {RUN} --out {U}/mydata --force",
+    "export {RUN} --out {U}/notes.txt",
+    "export {RUN} --quantize int8 --format torchscript",
+    "export {RUN} --data {U}/mismatch --out {C}/ex",
+    "export {RUN} --data {U}/corrupt --out {C}/ex",
+    "export {RUN} --out {C}/ex",
+    "text export {RUN}",
+    "export {TEXT_RUN} --data {U}/d --out {C}/ex",
+    "serve {U}/missing",
+    "serve {U}/d",
+    "serve {RUN} --port 70000",
+    "serve {U}/broken_run",
+]
 DATASETS = [
     "datasets export nope {C}/x",
     "datasets export digits {U}/mydata",
@@ -235,6 +251,17 @@ def _argv(line: str) -> list[str]:
 
 CASES = [
     _argv(line)
-    for group in (TRAIN, CHECKPOINTS, ANALYSE, EMBEDDINGS, FEWSHOT, ZEROSHOT, ADAPT, TEXT, DATASETS)
+    for group in (
+        TRAIN,
+        CHECKPOINTS,
+        ANALYSE,
+        EMBEDDINGS,
+        FEWSHOT,
+        ZEROSHOT,
+        ADAPT,
+        TEXT,
+        DEPLOY,
+        DATASETS,
+    )
     for line in group
 ]
