@@ -39,6 +39,7 @@ from headstart.engine.precision import (
     resolve_precision,
 )
 from headstart.errors import CheckpointError, DataError
+from headstart.options import POSITIVE_INT, check_option
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Checkpoint:
         if bad:
             raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
         probs = self.probabilities([Sample(f, "") for f in files])
-        k = max(1, min(top_k, len(self.classes)))
+        k = min(check_option("top_k", top_k, POSITIVE_INT), len(self.classes))
         preds = []
         for f, p in zip(files, probs):
             order = np.argsort(-p)[:k]

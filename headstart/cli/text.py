@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.cli.common import (
+    add_checked,
     add_dataclass_options,
     add_inference_options,
     build_config,
@@ -12,7 +13,10 @@ from headstart.cli.common import (
     resume_options,
 )
 from headstart.cli.export import add_export_options, run_export
-from headstart.text.config import STRATEGIES, TextConfig
+from headstart.errors import HeadstartError
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT, Choice, ListOf
+from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
 TEXT_HELP = {
     "val": "a separate validation file (else DATA's split column, else --val-fraction)",
@@ -35,7 +39,7 @@ TEXT_HELP = {
     "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
     "partial_groups": "partial: how many top transformer layers train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",
@@ -77,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
         "a finished run to N epochs)",
     )
-    add_dataclass_options(tr, TextConfig, TEXT_HELP)
+    add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
     c = tsub.add_parser(
@@ -89,9 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     c.add_argument("--config", help="YAML file of options; flags override it")
-    c.add_argument(
+    add_checked(
+        c,
         "--strategies",
-        type=lambda s: [x for x in s.split(",") if x],
+        ListOf(Choice(STRATEGIES)),
         default=list(STRATEGIES),
         help="comma-separated subset, auto included (default: all six)",
     )
@@ -107,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the strategies in this process (faster start; memory figures can "
         "read lower than in a fresh process)",
     )
-    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP)
+    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
     c.set_defaults(func=run_compare)
 
     r = tsub.add_parser(
@@ -129,7 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
     )
-    p.add_argument("--top-k", type=int, default=2)
+    add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
     p.add_argument("--which", default="best", choices=("best", "last"))
     add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -149,9 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> TextConfig:
     if not args.data and not args.config:
-        raise SystemExit(
-            f"headstart text {args.action}: error: give a DATA file (or --config with data:)"
-        )
+        raise HeadstartError("give a DATA file (or --config with data:)")
     return build_config(TextConfig, args, **({"data": args.data} if args.data else {}))
 
 
@@ -159,17 +162,21 @@ def run_train(args: argparse.Namespace) -> int:
     from headstart.text.fit import fit_text
 
     if args.resume:
-        fit_text(resume=args.resume, **resume_options(args))
+        fit_text(resume=check_writable(args.resume, "--resume"), **resume_options(args))
         return 0
-    fit_text(config=_config(args))
+    cfg = _config(args)
+    check_writable(cfg.out, "--out")
+    fit_text(config=cfg)
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from headstart.text.compare import compare_text
 
+    cfg = _config(args)
+    check_writable(args.resume or cfg.out, "--resume" if args.resume else "--out")
     compare_text(
-        config=_config(args),
+        config=cfg,
         strategies=args.strategies,
         isolate=not args.in_process,
         resume=args.resume,

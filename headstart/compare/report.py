@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, markdown_table, table, write_page
+from headstart.report.html import Content, bullets, inline_png, pre, table, text, write_page
+from headstart.report.markdown import md_escape, md_table
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -177,9 +178,9 @@ def write_compare_report(result: CompareResult) -> None:
     md = [
         "# headstart compare",
         "",
-        markdown_table(rows, COLUMNS),
+        md_table(rows, COLUMNS),
         "",
-        *[f"- {x}" for x in lines],
+        *[f"- {md_escape(x)}" for x in lines],
         "",
         "![validation accuracy](val_accuracy.png)",
         "",
@@ -189,25 +190,19 @@ def write_compare_report(result: CompareResult) -> None:
     win = result.winner["strategy"]
     cfg = result.config
     lead = (
-        f"{esc(cfg['data'])} with {esc(cfg['backbone'])}: {len(result.rows)} strategies, "
-        f"{cfg['epochs']} epochs, seeds {esc(cfg['seeds'])}, batch {cfg['batch_size']}."
+        f"{cfg['data']} with {cfg['backbone']}: {len(result.rows)} strategies, "
+        f"{cfg['epochs']} epochs, seeds {cfg['seeds']}, batch {cfg['batch_size']}."
     )
-    sections = [
+    sections: list[tuple[str, Content]] = [
         ("Transfer gap", table(rows, COLUMNS, highlight=lambda r: r["_key"] == win)),
-        ("Why", "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"),
+        ("Why", bullets(lines)),
         ("Validation accuracy per epoch", inline_png(acc_png, "validation accuracy per epoch")),
         ("Accuracy against wall time", inline_png(time_png, "accuracy against wall time")),
     ]
     if result.recommendation:
-        sections.append(
-            ("Recommendation (auto)", f"<pre>{esc(_rec_text(result.recommendation))}</pre>")
-        )
-    runs = "".join(
-        f"<li>{esc(r['strategy'])}: {esc(', '.join(r['runs']))}</li>" for r in result.rows
-    )
-    sections.append(
-        ("Runs", f"<p class='note'>Each run has its own report.html.</p><ul>{runs}</ul>")
-    )
+        sections.append(("Recommendation (auto)", pre(_rec_text(result.recommendation))))
+    runs = bullets(f"{r['strategy']}: {', '.join(r['runs'])}" for r in result.rows)
+    sections.append(("Runs", [text("Each run has its own report.html.", note=True), runs]))
     write_page(d / "report.html", "headstart compare: the transfer gap", lead, sections)
 
 

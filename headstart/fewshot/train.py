@@ -41,7 +41,9 @@ from headstart.fewshot.batches import EpisodeBatches, PairBatches
 from headstart.fewshot.checkpoint import TASK_PREFIX, fewshot_encoder
 from headstart.fewshot.evaluate import FewShotScore, evaluate_fewshot, labelled_items, score_table
 from headstart.fewshot.models import EpisodeNet, PairNet, contrastive_loss, projection_head
+from headstart.fewshot.rules import FEWSHOT_RULES
 from headstart.io import write_json_atomic, write_text_atomic
+from headstart.options import validate
 from headstart.strategies import (
     Part,
     PlanOptions,
@@ -90,6 +92,9 @@ class FewShotConfig:
     out: str = "runs"
     name: str | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        validate(self, FEWSHOT_RULES)
 
 
 @dataclass
@@ -147,9 +152,11 @@ class FewShotTask(ClassifierTask):
         if cfg.method == "protonet":
             self.net = EpisodeNet(job.encoder, cfg.metric)
             args = (cfg.ways, cfg.shots, cfg.queries)
-            self.train = EpisodeBatches(acts["train"], shape, labels["train"], *args, cfg.steps)
+            self.train = EpisodeBatches(
+                acts["train"], shape, labels["train"], *args, cfg.steps, split="train"
+            )
             self.val = EpisodeBatches(
-                acts["val"], shape, labels["val"], *args, cfg.val_episodes, fixed_seed=cfg.seed + 1
+                acts["val"], shape, labels["val"], *args, cfg.val_episodes, cfg.seed + 1, "val"
             )
         else:
             self.net = PairNet(job.encoder, cfg.margin)

