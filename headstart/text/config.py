@@ -39,14 +39,17 @@ __all__ = ["ADAPTERS", "ALLOWED", "SCHEDULES", "STRATEGIES", "TEXT_RULES", "Text
 
 def check_strategy(spec: Any) -> str:
     """The canonical name of a text strategy (``frozen`` is ``feature-extraction``); a name
-    that is not one is parse_strategy's own line (naming the strategies that apply)."""
+    that is not one is parse_strategy's own line (naming the strategies that apply). ``auto``
+    stays: ``recommend_text`` resolves it before the run."""
+    if str(spec) == "auto":
+        return "auto"
     return str(parse_strategy(str(spec)).check(ALLOWED, "text classification"))
 
 
 # The allowed value of every numeric or choice option of ``TextConfig``.
 TEXT_RULES: dict[str, Rule] = {
     "strategy": opt.Custom(
-        check_strategy, f"one of {', '.join(ALLOWED)}, partial:N, progressive:N"
+        check_strategy, f"one of {', '.join(ALLOWED)}, partial:N, progressive:N, auto"
     ),
     "epochs": opt.POSITIVE_INT,
     "batch_size": opt.POSITIVE_INT,
@@ -112,20 +115,7 @@ class TextConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-<<<<<<< HEAD
-        if self.strategy != "auto":  # auto: resolved by recommend_text before the run
-            strategy = parse_strategy(self.strategy).check(ALLOWED, "text classification")
-            self.strategy = str(strategy)  # the canonical name (``frozen``: feature-extraction)
-        if self.schedule not in SCHEDULES:
-            raise HeadstartError(
-                f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
-=======
         validate(self, TEXT_RULES)
->>>>>>> harden
 
     def resolved_lrs(self) -> tuple[float, float]:
         """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""
