@@ -67,7 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "text", help="text classification: feature extraction, full, LoRA, IA3, prompt, prefix"
     )
     tsub = t.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _register_train(tsub)
+    _register_compare(tsub)
+    _register_recommend(tsub)
+    _register_predict(tsub)
+    _register_export(tsub)
 
+
+def _register_train(tsub: argparse._SubParsersAction) -> None:
     tr = tsub.add_parser(
         "train",
         help="fine-tune a pretrained encoder on labelled texts",
@@ -84,6 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
+
+def _register_compare(tsub: argparse._SubParsersAction) -> None:
     c = tsub.add_parser(
         "compare",
         help="all strategies with matched budgets, one table",
@@ -96,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(
         c,
         "--strategies",
-        ListOf(Choice(STRATEGIES)),
+        ListOf(Choice((*STRATEGIES, "auto", "frozen"))),
         default=list(STRATEGIES),
         help="comma-separated subset, auto included (default: all six)",
     )
@@ -115,6 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
     c.set_defaults(func=run_compare)
 
+
+def _register_recommend(tsub: argparse._SubParsersAction) -> None:
     r = tsub.add_parser(
         "recommend",
         help="measure the texts and propose a strategy, with the reasons",
@@ -128,6 +139,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP)
     r.set_defaults(func=run_recommend)
 
+
+def _register_predict(tsub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser("predict", help="classify texts with a trained text run")
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
     p.add_argument("texts", nargs="*", help="texts to classify (quote each one)")
@@ -140,6 +153,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
 
+
+def _register_export(tsub: argparse._SubParsersAction) -> None:
     e = tsub.add_parser(
         "export",
         help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
