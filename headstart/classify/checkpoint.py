@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from headstart.backbones import TransferModel, load_backbone, make_head
@@ -39,6 +40,7 @@ from headstart.engine.precision import (
     resolve_precision,
 )
 from headstart.errors import CheckpointError, DataError
+from headstart.features.fold import fold_batchnorm
 from headstart.options import POSITIVE_INT, check_option
 
 
@@ -105,6 +107,7 @@ class Checkpoint:
         dev = resolve_device(device)
         dtype = resolve_precision(meta.precision_for(precision), dev)
         model.to(dev).eval()
+        model.body = _folded(model.body, meta.image_data_config(file), dev)
         if channels_last(dev, dtype):
             model.to(memory_format=torch.channels_last)
         return cls(file, meta, model, dev, dtype)
@@ -166,6 +169,16 @@ class Checkpoint:
             self.classes,
             len(true),
         )
+
+
+def _folded(body: nn.Module, data_config: dict[str, Any], device: torch.device) -> nn.Module:
+    """The body with batch norm folded into its convolutions, as the feature cache runs it: a
+    head trained on cached features then sees the features it was trained on (under bf16 the
+    folded and unfolded bodies round differently; on Fashion-MNIST with EfficientNet-Lite0 that
+    moved val accuracy from 0.805 to 0.785), and inference is faster."""
+    size = tuple(data_config["input_size"])
+    example = torch.randn((1, *size), generator=torch.Generator().manual_seed(0)).to(device)
+    return fold_batchnorm(body, example)
 
 
 def classifier_encoder(

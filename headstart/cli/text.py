@@ -136,7 +136,7 @@ def _register_recommend(tsub: argparse._SubParsersAction) -> None:
     r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     r.add_argument("--config", help="YAML file of options; flags override it")
     r.add_argument("--json", action="store_true", help="print JSON")
-    add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP)
+    add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP, rules=TEXT_RULES)
     r.set_defaults(func=run_recommend)
 
 

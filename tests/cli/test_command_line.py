@@ -102,6 +102,7 @@ CONFIGS = {
     "doctor": TrainConfig,
     "text train": TextConfig,
     "text compare": TextConfig,
+    "text recommend": TextConfig,
     "adapt": AdaptConfig,
     "fewshot train": FewShotConfig,
 }

@@ -38,7 +38,9 @@ def test_feature_extraction_learns_fashion_mnist(fmnist, fe_run):
     ckpt = Checkpoint.load(result.run_dir)
     assert ckpt.data_config["mean"] == [0.5, 0.5, 0.5]
     ev = ckpt.evaluate(fmnist)
-    assert ev.accuracy == pytest.approx(result.best["val_acc"], abs=0.02)
+    # The checkpoint runs the body as the feature cache did (batch norm folded, same precision):
+    # measured equal (0.805 both); unfolded under bf16 it read 0.785. One image of slack.
+    assert ev.accuracy == pytest.approx(result.best["val_acc"], abs=0.0051)
 
 
 def _imagenet_lite0() -> torch.nn.Module:
