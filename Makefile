@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint typecheck bench clean system-deps
+.PHONY: install demo test test-fast lint typecheck bench bad-inputs wheel-smoke clean system-deps
 
 install: $(STAMP) system-deps
 
@@ -34,8 +34,23 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
+# `pip install .` in a clean virtualenv gives a working headstart: the wheel is built from this
+# tree and installed with the pinned versions (pip reuses its cache and the local wheels).
+WHEEL_VENV := build/wheel-venv
+wheel-smoke: install
+	rm -rf build/wheel $(WHEEL_VENV)
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w build/wheel .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q -c requirements.txt build/wheel/headstart-*.whl
+	.ci/smoke $(WHEEL_VENV)
+	rm -rf $(WHEEL_VENV)  # 6 GB of torch and friends; the wheel stays in build/wheel
+
 bench: install
 	$(BIN)/python benchmarks/run.py all
+
+# ~250 bad inputs across every command: 0 tracebacks, 0 modified user files, 0 leftovers.
+bad-inputs: install
+	$(BIN)/python benchmarks/bad_inputs.py
 
 lint: install
 	$(BIN)/ruff check headstart tests benchmarks
@@ -45,4 +60,4 @@ typecheck: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs build .pytest_cache .mypy_cache .ruff_cache

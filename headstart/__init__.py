@@ -9,10 +9,28 @@ The names below are imported on first use: ``headstart.export.runtime`` (predict
 ONNX export) must import on a machine that has ONNX Runtime but no PyTorch.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import lazy_loader
+
+__version__ = "0.1.0"
+
+# Names load on first use: `headstart --help`, light modules and an ONNX-only machine stay free
+# of torch.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "backbones": ["list_backbones", "load_backbone"],
+        "classify.checkpoint": ["Checkpoint"],
+        "classify.fit": ["FitResult", "fit"],
+        "config": ["TrainConfig"],
+        "data.classmap": ["ClassMap"],
+        "data.export": ["export_dataset"],
+        "data.imagedata": ["ImageData"],
+        "errors": ["HeadstartError"],
+        "strategies": ["Plan", "make_plan"],
+    },
+)
 
 if TYPE_CHECKING:
     from headstart.backbones import list_backbones, load_backbone
@@ -24,41 +42,3 @@ if TYPE_CHECKING:
     from headstart.data.imagedata import ImageData
     from headstart.errors import HeadstartError
     from headstart.strategies import Plan, make_plan
-
-__version__ = "0.1.0"
-
-_API = {
-    "Checkpoint": "headstart.classify.checkpoint",
-    "ClassMap": "headstart.data.classmap",
-    "FitResult": "headstart.classify.fit",
-    "HeadstartError": "headstart.errors",
-    "ImageData": "headstart.data.imagedata",
-    "Plan": "headstart.strategies",
-    "TrainConfig": "headstart.config",
-    "export_dataset": "headstart.data.export",
-    "fit": "headstart.classify.fit",
-    "list_backbones": "headstart.backbones",
-    "load_backbone": "headstart.backbones",
-    "make_plan": "headstart.strategies",
-}
-
-__all__ = [
-    "Checkpoint",
-    "ClassMap",
-    "FitResult",
-    "HeadstartError",
-    "ImageData",
-    "Plan",
-    "TrainConfig",
-    "export_dataset",
-    "fit",
-    "list_backbones",
-    "load_backbone",
-    "make_plan",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'headstart' has no attribute {name!r}")
-    return getattr(importlib.import_module(_API[name]), name)

@@ -9,9 +9,67 @@ from typing import Any
 
 import yaml
 
+from headstart import options as opt
 from headstart.errors import HeadstartError
+from headstart.options import Rule, validate
 from headstart.strategies.defaults import resolve_lrs
 from headstart.strategies.plan import PlanOptions
+from headstart.strategies.strategy import LAYERED, parse_strategy
+
+STRATEGY_TEXT = (
+    "auto, feature-extraction, linear-probe, partial, partial:N, full, progressive, "
+    "progressive:N or scratch (N >= 1 layer groups)"
+)
+
+
+def check_strategy(spec: Any) -> str:
+    """``spec`` if it names an image strategy (``partial:N``/``progressive:N`` with N >= 1);
+    else parse_strategy's own line, naming the strategies that apply."""
+    if spec == "auto":
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(spec)
+    parse_strategy(spec).check(LAYERED, "image classification")
+    return spec
+
+
+STRATEGY_RULE = opt.Custom(check_strategy, STRATEGY_TEXT)
+# The allowed value of every numeric or choice option of ``TrainConfig``.
+TRAIN_RULES: dict[str, Rule] = {
+    "strategy": STRATEGY_RULE,
+    "epochs": opt.POSITIVE_INT,
+    "batch_size": opt.POSITIVE_INT,
+    "lr": opt.LR_OR_FIND,
+    "head_lr": opt.OPTIONAL_LR,
+    "lr_rule": opt.Choice(("steep", "valley", "minimum")),
+    "lr_decay": opt.Number(low=0, high=1, low_open=True),
+    "lr_min": opt.OPTIONAL_LR,
+    "weight_decay": opt.WEIGHT_DECAY,
+    "warmup_epochs": opt.EPOCHS_FLOAT,
+    "schedule": opt.Choice(("cosine", "constant")),
+    "bn_stats": opt.Choice(("frozen", "adapt")),
+    "augment": opt.Choice(("none", "light", "standard")),
+    "head_hidden": opt.COUNT,
+    "dropout": opt.PROBABILITY_BELOW_1,
+    "label_smoothing": opt.PROBABILITY_BELOW_1,
+    "partial_groups": opt.POSITIVE_INT,
+    "head_epochs": opt.COUNT,
+    "unfreeze_every": opt.POSITIVE_INT,
+    "patience": opt.COUNT,
+    "clip_grad": opt.CLIP_GRAD,
+    "seed": opt.SEED,
+    "precision": opt.PRECISION,
+    "val_fraction": opt.FRACTION,
+    "num_workers": opt.WORKERS,
+    "device": opt.DEVICE,
+}
+
+# ``compare``'s own options (the others are ``TrainConfig``'s).
+COMPARE_RULES: dict[str, Rule] = {
+    "strategies": opt.ListOf(STRATEGY_RULE),
+    "seeds": opt.ListOf(opt.SEED),
+    "budget": opt.Number(low=0, optional=True),  # seconds per strategy run (0: one epoch)
+}
 
 
 @dataclass
@@ -66,6 +124,9 @@ class TrainConfig:
     track: str | None = None  # also log to: mlflow
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        validate(self, TRAIN_RULES)
+
     def plan_options(self) -> PlanOptions:
         lr, head_lr = self.resolved_lrs()
         return PlanOptions(
@@ -105,12 +166,14 @@ def load_config(path: str | Path, cls: type = TrainConfig) -> dict[str, Any]:
         raise HeadstartError(f"--config file not found: {path}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise HeadstartError(f"--config {path} is not UTF-8 text; give a YAML file") from None
     except yaml.YAMLError as err:
         raise HeadstartError(f"--config {path} is not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(raw, dict):
         raise HeadstartError(f"--config {path} must hold a mapping of option: value")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
+    values = {str(k).replace("-", "_"): v for k, v in raw.items()}  # flag spellings too
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
     if unknown:
         raise HeadstartError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
-    return {k.replace("-", "_"): v for k, v in raw.items()}
+    return values

@@ -44,7 +44,7 @@ CheckpointFactory = Callable[[Path, str, str], ImageEncoder]
 
 
 def _pixels(arg: str, weights: str, device: str, precision: str) -> ImageEncoder:
-    if arg and not arg.isdigit():
+    if arg and not (arg.isdigit() and int(arg) > 0):
         raise HeadstartError(
             f"--backbone 'pixels:{arg}': use pixels or pixels:SIZE, e.g. pixels:28"
         )

@@ -5,6 +5,10 @@ class HeadstartError(Exception):
     """A mistake the user can fix. The CLI prints ``str(err)`` on one line, without a traceback."""
 
 
+class OptionError(HeadstartError):
+    """An option whose value is outside what it allows (named with the value and the range)."""
+
+
 class DataError(HeadstartError):
     """A problem with the user's data: a folder, a file, a class map."""
 

@@ -4,21 +4,27 @@ Small modules (gradient reversal, domain discriminator, the domain loss) and the
 glue that compares a source-only model with a DANN model under the same budget.
 """
 
-from headstart.adaptation.adapt import AdaptResult, adapt
-from headstart.adaptation.config import AdaptConfig
-from headstart.adaptation.dann import DomainAdversarialLoss
-from headstart.adaptation.discriminator import DomainDiscriminator
-from headstart.adaptation.gap import proxy_a_distance
-from headstart.adaptation.grl import GradientReverseLayer, dann_coefficient, reverse_gradient
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AdaptConfig",
-    "AdaptResult",
-    "DomainAdversarialLoss",
-    "DomainDiscriminator",
-    "GradientReverseLayer",
-    "adapt",
-    "dann_coefficient",
-    "proxy_a_distance",
-    "reverse_gradient",
-]
+import lazy_loader
+
+# Names load on first use: `headstart --help` and light modules stay free of torch.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "adapt": ["AdaptResult", "adapt"],
+        "config": ["AdaptConfig"],
+        "dann": ["DomainAdversarialLoss"],
+        "discriminator": ["DomainDiscriminator"],
+        "gap": ["proxy_a_distance"],
+        "grl": ["GradientReverseLayer", "dann_coefficient", "reverse_gradient"],
+    },
+)
+
+if TYPE_CHECKING:
+    from headstart.adaptation.adapt import AdaptResult, adapt
+    from headstart.adaptation.config import AdaptConfig
+    from headstart.adaptation.dann import DomainAdversarialLoss
+    from headstart.adaptation.discriminator import DomainDiscriminator
+    from headstart.adaptation.gap import proxy_a_distance
+    from headstart.adaptation.grl import GradientReverseLayer, dann_coefficient, reverse_gradient

@@ -6,10 +6,41 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from headstart.errors import HeadstartError
+from headstart import options as opt
+from headstart.options import Rule, validate
 
 MAPS = ("tsne", "pca")
 METHODS = ("source-only", "dann")
+POSITIVE = opt.Number(low=0, low_open=True)
+# The allowed value of every numeric or choice option of ``AdaptConfig``.
+ADAPT_RULES: dict[str, Rule] = {
+    "train_groups": opt.COUNT,
+    "epochs": opt.POSITIVE_INT,
+    "batch_size": opt.POSITIVE_INT,
+    "lr": opt.OPTIONAL_LR,
+    "head_lr": opt.OPTIONAL_LR,
+    "lr_decay": opt.Number(low=0, high=1, low_open=True),
+    "weight_decay": opt.WEIGHT_DECAY,
+    "warmup_epochs": opt.EPOCHS_FLOAT,
+    "schedule": opt.Choice(("cosine", "constant")),
+    "bottleneck": opt.POSITIVE_INT,
+    "dropout": opt.PROBABILITY_BELOW_1,
+    "disc_hidden": opt.POSITIVE_INT,
+    "disc_layers": opt.COUNT,
+    "disc_dropout": opt.PROBABILITY_BELOW_1,
+    "domain_weight": opt.Number(low=0),
+    "clip_grad": opt.CLIP_GRAD,
+    "gamma": POSITIVE,
+    "coeff_max": POSITIVE,
+    "seeds": opt.ListOf(opt.SEED),
+    "methods": opt.ListOf(opt.Choice(METHODS)),
+    "val_fraction": opt.FRACTION,
+    "map_method": opt.Choice(MAPS),
+    "map_points": opt.Number(low=2, integer=True),
+    "precision": opt.PRECISION,
+    "num_workers": opt.WORKERS,
+    "device": opt.DEVICE,
+}
 
 
 @dataclass
@@ -59,24 +90,7 @@ class AdaptConfig:
     track: str | None = None  # also log to: mlflow
 
     def __post_init__(self) -> None:
-        try:
-            self.seeds = [int(s) for s in self.seeds]
-        except (TypeError, ValueError):
-            raise HeadstartError(f"--seeds {self.seeds}: give integers, e.g. 0,1,2") from None
-        if not self.seeds:
-            raise HeadstartError("--seeds is empty; give at least one seed, e.g. 0")
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown or not self.methods:
-            raise HeadstartError(
-                f"--methods {','.join(self.methods)}: choose from {', '.join(METHODS)}"
-            )
-        if self.map_method not in MAPS:
-            raise HeadstartError(f"--map-method '{self.map_method}': choose {' or '.join(MAPS)}")
-        for name in ("epochs", "batch_size", "bottleneck", "disc_hidden"):
-            if getattr(self, name) < 1:
-                raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.train_groups < 0:
-            raise HeadstartError("--train-groups must be 0 (backbone frozen) or more")
+        validate(self, ADAPT_RULES)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

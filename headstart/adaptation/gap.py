@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from headstart.engine.precision import autocast
 from headstart.io import write_atomic
-from headstart.report import plots  # noqa: F401 - selects matplotlib's Agg backend
+from headstart.report.plots import literal_text  # also selects matplotlib's Agg backend
 
 
 @torch.no_grad()
@@ -106,9 +106,24 @@ def plot_domain_maps(
     """One 2-D map per panel: source points and target points of the same embedding."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    with literal_text():
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+        _draw_maps(axes[0], panels, method, max_points, seed)
+        fig.suptitle(f"source vs target embeddings ({method.upper()})")
+        write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def _draw_maps(
+    axes: Any,
+    panels: dict[str, tuple[np.ndarray, np.ndarray]],
+    method: str,
+    max_points: int,
+    seed: int,
+) -> None:
     rng = np.random.default_rng(seed)
-    for ax, (title, (f_s, f_t)) in zip(axes[0], panels.items()):
+    for ax, (title, (f_s, f_t)) in zip(axes, panels.items()):
         s = f_s[rng.permutation(len(f_s))[:max_points]]
         t = f_t[rng.permutation(len(f_t))[:max_points]]
         xy = project_2d(np.concatenate([s, t]), method, seed)
@@ -116,7 +131,3 @@ def plot_domain_maps(
         ax.scatter(*xy[len(s) :].T, s=6, alpha=0.6, label="target", c="tab:orange")
         ax.set(title=title, xticks=[], yticks=[])
         ax.legend(loc="best", markerscale=3)
-    fig.suptitle(f"source vs target embeddings ({method.upper()})")
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
-    return path

@@ -11,7 +11,8 @@ import numpy as np
 from headstart.adaptation.gap import plot_domain_maps
 from headstart.adaptation.task import METHODS
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, key_values, page, table
+from headstart.report.html import Content, inline_png, key_values, page, table, text
+from headstart.report.markdown import md_escape, md_table
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -102,12 +103,6 @@ def table_rows(result: AdaptResult) -> list[list[str]]:
 def text_table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(lines)
 
 
 def _plots(
@@ -213,8 +208,8 @@ def write_report(
         },
     )
     md = ["# Domain adaptation: source-only vs DANN", ""]
-    md += [f"- **{k}**: {v}" for k, v in facts]
-    md += ["", markdown_table(rows), "", _NOTES, ""]
+    md += [f"- **{md_escape(k)}**: {md_escape(v)}" for k, v in facts]
+    md += ["", md_table(rows[1:], rows[0]), "", md_escape(_NOTES), ""]
     md += [f"![{title}]({path.name})" for title, path in figs]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
     write_text_atomic(run_dir / "report.html", _html(facts, rows, figs))
@@ -237,9 +232,9 @@ _NOTES = (
 
 def _html(facts: list[tuple[str, str]], rows: list[list[str]], figs: list[tuple[str, Path]]) -> str:
     results = table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0])
-    sections = [
+    sections: list[tuple[str, Content]] = [
         ("Run", key_values(facts)),
-        ("Results", f"{results}<p class='note'>{esc(_NOTES)}</p>"),
+        ("Results", [results, text(_NOTES, note=True)]),
     ]
     sections += [(title, inline_png(path, title)) for title, path in figs]
     return page("Domain adaptation: source-only vs DANN", "headstart adapt", sections)

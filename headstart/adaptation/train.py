@@ -7,7 +7,6 @@ import dataclasses
 import warnings
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,7 +61,7 @@ class MethodResult:
         return {k: getattr(self, k) for k in keys}
 
 
-class MethodJob:
+class MethodJob(engine.Job):
     """One model of an adaptation run, trained by ``method`` from the pretrained backbone with
     ``seed``: a run of its own (``RUN/runs/METHOD-seedN``) on the shared, cached inputs."""
 
@@ -101,14 +100,8 @@ class MethodJob:
             self.model.to(memory_format=torch.channels_last)
         self.plan = adapt_plan(p, self.model)
 
-    def preflight(self) -> list[Any]:
-        return []
-
     def describe(self) -> list[str]:
         return [f"{self.method}, seed {self.seed}", self.plan.table()]
-
-    def on_start(self, run_dir: Path) -> None:
-        """Nothing beyond the run's own files."""
 
     def make_task(self) -> AdaptationTask:
         cfg = self.cfg
@@ -118,17 +111,7 @@ class MethodJob:
         )  # fmt: skip
 
     def loop_config(self) -> LoopConfig:
-        cfg, p = self.cfg, self.p
-        return LoopConfig(
-            epochs=cfg.epochs,
-            seed=self.seed,
-            warmup_epochs=cfg.warmup_epochs,
-            schedule=cfg.schedule,
-            device=p.device,
-            dtype=p.dtype,
-            progress=cfg.progress,
-            clip_grad=cfg.clip_grad,
-        )
+        return LoopConfig.of(self.cfg, self.p.device, self.p.dtype, seed=self.seed)
 
     def training(self) -> AbstractContextManager[Any]:
         size = tuple(self.p.backbone.data_config["input_size"])
@@ -139,12 +122,7 @@ class MethodJob:
         return CheckpointMeta(
             task="image-classification",
             classes=list(self.classes),
-            backbone={
-                "name": bb.name,
-                "weights_source": bb.weights_source,
-                "num_features": bb.num_features,
-                "data_config": bb.data_config,
-            },
+            backbone=bb.describe(),
             head={"hidden": cfg.bottleneck, "dropout": cfg.dropout},
             strategy=self.plan.strategy,
             plan=self.plan.to_dict(),

@@ -29,6 +29,15 @@ class Backbone:
     weights_source: str
     groups: list[LayerGroup] = field(default_factory=list)
 
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint records of the backbone (enough to rebuild it and its transform)."""
+        return {
+            "name": self.name,
+            "weights_source": self.weights_source,
+            "num_features": self.num_features,
+            "data_config": self.data_config,
+        }
+
     def parts(self, prefix: str = "body.") -> list[Part]:
         """The layer groups as plan parts, named as in a model holding the body at ``prefix``."""
         params = dict(self.body.named_parameters())

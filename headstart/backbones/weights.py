@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,24 @@ PACKAGED: dict[str, PackagedWeights] = {
 }
 
 
+# Where a Hugging Face model folder keeps pickle-format weights (``transformers`` reads these
+# only when the folder has no ``*.safetensors``).
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model-*-of-*.bin")
+
+
+def pickled_error(path: Path) -> BackboneError:
+    return BackboneError(
+        f"{path} holds pickled objects; headstart loads only tensors — convert it with "
+        "safetensors.torch.save_file(state_dict, 'model.safetensors') where you trust the file"
+    )
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.safetensors`` or a ``.pth``/``.pt``/``.bin`` file (tensors only)."""
+    """Read a state dict from ``.safetensors`` or a ``.pth``/``.pt``/``.bin`` file (tensors only).
+
+    A pickle-format file is read with ``weights_only=True``: an object other than tensors and
+    plain containers is refused before it is built, so no code in the file ever runs.
+    """
     path = Path(path)
     if not path.is_file():
         raise BackboneError(f"weights file not found: {path}")
@@ -59,10 +76,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise pickled_error(path) from None
     except Exception as err:  # noqa: BLE001 - any decoding failure is the file's fault
+        first = f"{type(err).__name__}: {err}".strip().splitlines()[0]
         raise BackboneError(
-            f"cannot read weights file {path}: {type(err).__name__}: {err}. "
-            "Use a .safetensors file or a .pth holding only tensors."
+            f"cannot read weights file {path} ({first}); "
+            "use a .safetensors file or a .pth holding only tensors"
         ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
@@ -72,6 +92,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     ):
         raise BackboneError(f"weights file {path} does not hold a state dict of tensors")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """Refuse a local Hugging Face model folder whose weights are pickled objects, in one line,
+    before ``from_pretrained`` meets them (it would stop with a long traceback)."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    for path in sorted(p for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern)):
+        read_state_dict(path)
 
 
 def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:

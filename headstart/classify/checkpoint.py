@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from headstart.backbones import TransferModel, load_backbone, make_head
@@ -27,8 +28,8 @@ from headstart.embeddings.encoders import ModuleEncoder, checkpoint_module_encod
 from headstart.engine.checkpoint import (
     CheckpointMeta,
     find_checkpoint,
+    load_strict,
     read_meta,
-    read_tensors,
     resolve_checkpoint,
 )
 from headstart.engine.metrics import classification_metrics, confusion, per_class_table
@@ -40,6 +41,8 @@ from headstart.engine.precision import (
     resolve_precision,
 )
 from headstart.errors import CheckpointError, DataError
+from headstart.features.fold import fold_batchnorm
+from headstart.options import POSITIVE_INT, check_option
 
 
 @dataclass
@@ -101,16 +104,11 @@ class Checkpoint:
             float(meta.head.get("dropout", 0.0)),
         )
         model = TransferModel(backbone.body, head)
-        try:
-            model.load_state_dict(read_tensors(file), strict=True)
-        except RuntimeError:
-            raise CheckpointError(
-                f"{file} does not match its declared architecture {name} with "
-                f"{len(meta.classes)} classes; the file is damaged or was edited"
-            ) from None
+        load_strict(model, file, f"{name} with {len(meta.classes)} classes")
         dev = resolve_device(device)
         dtype = resolve_precision(meta.precision_for(precision), dev)
         model.to(dev).eval()
+        model.body = _folded(model.body, meta.image_data_config(file), dev)
         if channels_last(dev, dtype):
             model.to(memory_format=torch.channels_last)
         return cls(file, meta, model, dev, dtype)
@@ -154,7 +152,7 @@ class Checkpoint:
         if bad:
             raise DataError("cannot decode: " + "; ".join(f"{p} ({w})" for p, w in bad))
         probs = self.probabilities([Sample(f, "") for f in files], tta=tta)
-        k = max(1, min(top_k, len(self.classes)))
+        k = min(check_option("top_k", top_k, POSITIVE_INT), len(self.classes))
         preds = []
         for f, p in zip(files, probs):
             order = np.argsort(-p)[:k]
@@ -183,6 +181,16 @@ class Checkpoint:
             self.classes,
             len(true),
         )
+
+
+def _folded(body: nn.Module, data_config: dict[str, Any], device: torch.device) -> nn.Module:
+    """The body with batch norm folded into its convolutions, as the feature cache runs it: a
+    head trained on cached features then sees the features it was trained on (under bf16 the
+    folded and unfolded bodies round differently; on Fashion-MNIST with EfficientNet-Lite0 that
+    moved val accuracy from 0.805 to 0.785), and inference is faster."""
+    size = tuple(data_config["input_size"])
+    example = torch.randn((1, *size), generator=torch.Generator().manual_seed(0)).to(device)
+    return fold_batchnorm(body, example)
 
 
 def classifier_encoder(

@@ -90,26 +90,14 @@ def _resolve_auto(cfg: TrainConfig, data: ImageData) -> TrainConfig:
 
 
 def _resume(run_dir: Path, callbacks: Sequence[Callback], **overrides: Any) -> FitResult:
-    progress = overrides.pop("progress", True)
-    epochs = overrides.pop("epochs", None)
-    if overrides:
-        raise HeadstartError(
-            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
-        )
-    jobs: list[ImageJob] = []
-
-    def build(config: dict[str, Any]) -> ImageJob:
+    def build(config: dict[str, Any], progress: bool) -> ImageJob:
         cfg = dataclasses.replace(TrainConfig(**config), progress=progress)
-        data = load_image_data(cfg)
-        jobs.append(ImageJob(cfg, data))
-        return jobs[-1]
+        return ImageJob(cfg, load_image_data(cfg))
 
-    outcome = engine.resume(
-        run_dir, build, epochs, callbacks, extendable=lambda c: "progressive" not in c["strategy"]
-    )
-    if jobs:
-        return jobs[0].result(outcome)
-    meta = engine.Stored.open(run_dir).meta
+    outcome, job = engine.resume_job(run_dir, build, overrides, callbacks)
+    if isinstance(job, ImageJob):
+        return job.result(outcome)
+    meta = engine.Stored.open(run_dir).meta  # finished: the stored record
     plan = Plan.from_dict(meta.plan)
     return FitResult(
         run_dir,

@@ -35,7 +35,7 @@ from headstart.engine import distributed
 from headstart.engine import run as engine
 from headstart.engine.checkpoint import CheckpointMeta, read_tensors
 from headstart.engine.convs import fast_convolutions
-from headstart.engine.loop import EpochResult, LoopConfig
+from headstart.engine.loop import EpochResult
 from headstart.engine.precision import (
     channels_last,
     eval_batch_size,
@@ -78,7 +78,7 @@ def build_model(cfg: TrainConfig, n_classes: int) -> tuple[TransferModel, Backbo
     return TransferModel(backbone.body, head), backbone
 
 
-class ImageJob:
+class ImageJob(engine.Job):
     """One image-classification run: data, backbone + new head, the plan and cached inputs."""
 
     kind = "train"
@@ -146,20 +146,6 @@ class ImageJob:
             self.model, self.plan, self._inputs(), self.cfg.weight_decay, self._loss(), self.cl
         )
 
-    def loop_config(self) -> LoopConfig:
-        cfg = self.cfg
-        return LoopConfig(
-            epochs=cfg.epochs,
-            seed=cfg.seed,
-            warmup_epochs=cfg.warmup_epochs,
-            schedule=cfg.schedule,
-            device=self.device,
-            dtype=self.dtype,
-            patience=cfg.patience,
-            progress=cfg.progress,
-            clip_grad=cfg.clip_grad,
-        )
-
     def _inputs(self) -> Inputs:
         cfg, data, bb = self.cfg, self.data, self.backbone
         eval_tf = eval_transform(bb.data_config)
@@ -219,12 +205,7 @@ class ImageJob:
         return CheckpointMeta(
             task=TASK,
             classes=list(self.data.classes),
-            backbone={
-                "name": bb.name,
-                "weights_source": bb.weights_source,
-                "num_features": bb.num_features,
-                "data_config": bb.data_config,
-            },
+            backbone=bb.describe(),
             head={"hidden": self.cfg.head_hidden, "dropout": self.cfg.dropout},
             strategy=self.plan.strategy,
             plan=self.plan.to_dict(),
@@ -232,15 +213,6 @@ class ImageJob:
             config=self.cfg.to_dict(),
             versions=versions("timm"),
         )
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return dict(self.model.state_dict())
-
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(tensors)
 
     def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
         """The best checkpoint exported for timm (``RUN/timm/``) when the model has a timm

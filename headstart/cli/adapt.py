@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.adaptation.config import AdaptConfig
+from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
 from headstart.cli.common import add_dataclass_options, build_config, resume_options
 from headstart.cli.options import TRACKING_HELP
+from headstart.errors import HeadstartError
+from headstart.io import check_writable
 
 ADAPT_HELP = {
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
@@ -32,7 +34,7 @@ ADAPT_HELP = {
     "disc_layers": "hidden layers of the domain discriminator",
     "disc_dropout": "dropout after each hidden layer of the domain discriminator",
     "methods": "which models to train: source-only, dann or both",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "domain_weight": "weight of the domain loss next to the classification loss",
     "gamma": "speed of the gradient-reversal schedule 2/(1+exp(-gamma p))-1, p = progress",
     "coeff_max": "final gradient-reversal coefficient (the schedule's ceiling)",
@@ -68,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the adaptation run in RUN_DIR: models that finished are kept, the others "
         "continue from their last checkpoint",
     )
-    add_dataclass_options(p, AdaptConfig, ADAPT_HELP)
+    add_dataclass_options(p, AdaptConfig, ADAPT_HELP, rules=ADAPT_RULES)
     p.set_defaults(func=run_adapt)
 
 
@@ -81,6 +83,7 @@ def run_adapt(args: argparse.Namespace) -> int:
         return 0
     cfg = build_config(AdaptConfig, args)
     if not cfg.source or not cfg.target:
-        raise SystemExit("headstart adapt: error: give --source SRC_DIR and --target TGT_DIR")
+        raise HeadstartError("give --source SRC_DIR and --target TGT_DIR")
+    check_writable(cfg.out, "--out")
     adapt(cfg)
     return 0

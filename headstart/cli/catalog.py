@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from headstart.cli.common import add_checked, print_json
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT, SEED
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("backbones", help="list backbones and whether they work offline")
+    b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=run_backbones)
 
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
-    dsub.add_parser("list", help="list the data sets").set_defaults(func=run_list)
+    ls = dsub.add_parser("list", help="list the data sets")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
     e = dsub.add_parser(
         "export",
         help="export a seeded, stratified subset as an ImageFolder "
@@ -19,20 +26,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
     e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
-    e.add_argument("--train-per-class", type=int, default=100)
-    e.add_argument("--val-per-class", type=int, default=100)
-    e.add_argument("--train", type=int, default=2000, help="text sets: train texts in all")
-    e.add_argument("--val", type=int, default=1000, help="text sets: val texts in all")
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    add_checked(e, "--train-per-class", POSITIVE_INT, default=100, help="image sets")
+    add_checked(e, "--val-per-class", POSITIVE_INT, default=100, help="image sets")
+    add_checked(e, "--train", POSITIVE_INT, default=2000, help="text sets: train texts in all")
+    add_checked(e, "--val", POSITIVE_INT, default=1000, help="text sets: val texts in all")
+    add_checked(e, "--seed", SEED, default=0)
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier export in OUT (never anything else)",
+    )
     e.set_defaults(func=run_export)
 
 
 def run_backbones(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import timm
 
     from headstart.backbones import list_backbones
 
+    if args.json:
+        print_json([dataclasses.asdict(row) for row in list_backbones()])
+        return 0
     print(f"{'backbone':<28} {'offline':<8} {'weights':<44} note")
     for row in list_backbones():
         print(f"{row.name:<28} {'yes' if row.offline else 'no':<8} {row.weights:<44} {row.note}")
@@ -49,10 +65,18 @@ def run_list(args: argparse.Namespace) -> int:
     from headstart.data.export import DATASETS
     from headstart.text.datasets import TEXT_DATASETS
 
-    for name, (_, classes, about) in DATASETS.items():
-        print(f"{name:<15} {len(classes)} classes  {about}")
-    for name, (_, about) in TEXT_DATASETS.items():
-        print(f"{name:<15} 2 classes  {about}")
+    rows = [
+        {"name": name, "kind": "image", "classes": len(classes), "about": about}
+        for name, (_, classes, about) in DATASETS.items()
+    ] + [
+        {"name": name, "kind": "text", "classes": 2, "about": about}
+        for name, (_, about) in TEXT_DATASETS.items()
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['name']:<15} {r['classes']} classes  {r['about']}")
     return 0
 
 
@@ -60,6 +84,7 @@ def run_export(args: argparse.Namespace) -> int:
     from headstart.data.export import export_dataset
     from headstart.text.datasets import TEXT_DATASETS, export_text_dataset
 
+    check_writable(args.out, "OUT")
     if args.name in TEXT_DATASETS:
         csv = export_text_dataset(args.name, args.out, args.train, args.val, args.seed, args.force)
         print(f"wrote {csv} ({args.train} train + {args.val} val rows; columns review,label,split)")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from headstart.cli.common import add_dataclass_options, build_config
+from headstart.cli.common import add_checked, add_dataclass_options, build_config
 from headstart.cli.train import TRAIN_HELP
-from headstart.config import TrainConfig
+from headstart.config import COMPARE_RULES, TRAIN_RULES, TrainConfig
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT
 
 # --seed is left out: compare takes --seeds (and argparse reads "--seed 1" as "--seeds 1")
 SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "resume", "seed")}
@@ -21,23 +23,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "same data with the same epochs and seeds; print the table and write report.html.",
     )
     c.add_argument("data", help="folder with train/ and val/ (or class folders)")
-    c.add_argument(
+    add_checked(
+        c,
         "--strategies",
-        default="scratch,feature-extraction,partial,full,progressive,auto",
+        COMPARE_RULES["strategies"],
+        default=["scratch", "feature-extraction", "partial", "full", "progressive", "auto"],
         help="comma-separated subset (default: all six)",
     )
-    c.add_argument("--seeds", default="0", help="comma-separated seeds; 0,1,2 gives mean ± std")
-    c.add_argument("--budget", type=float, help="wall-time cap per strategy run, in seconds")
+    add_checked(
+        c,
+        "--seeds",
+        COMPARE_RULES["seeds"],
+        default=[0],
+        help="comma-separated seeds; 0,1,2 gives mean ± std (default: 0)",
+    )
+    add_checked(
+        c,
+        "--budget",
+        COMPARE_RULES["budget"],
+        help="wall-time cap per strategy run, in seconds",
+    )
     c.add_argument("--config", help="YAML file of training options; flags override it")
     c.add_argument("--name", help="name of the compare run directory")
-    add_dataclass_options(c, TrainConfig, SHARED)
+    add_dataclass_options(c, TrainConfig, SHARED, rules=TRAIN_RULES)
     c.set_defaults(func=run_compare)
 
     r = sub.add_parser("recommend", help="measure the data and propose a strategy with reasons")
     r.add_argument("data", help="folder with train/ and val/ (or class folders)")
     r.add_argument("--backbone", default="tf_efficientnet_lite0")
     r.add_argument("--weights", default="pretrained")
-    r.add_argument("--epochs", type=int, help="fix the number of epochs")
+    add_checked(r, "--epochs", POSITIVE_INT, help="fix the number of epochs")
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=run_recommend)
 
@@ -47,9 +62,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from headstart.compare.report import explain, text_table
 
     cfg = build_config(TrainConfig, args, data=args.data)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    result = compare(args.data, strategies, seeds, args.budget, cfg, name=args.name)
+    check_writable(cfg.out, "--out")
+    result = compare(args.data, args.strategies, args.seeds, args.budget, cfg, name=args.name)
     print("\n" + text_table(result) + "\n")
     for line in explain(result):
         print(f"- {line}")

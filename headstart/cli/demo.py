@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+
+from headstart.cli.common import add_checked
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="the main job: compare every strategy on real data, offline")
     d.add_argument("--data", default="data/fmnist-demo", help="where to export the data")
     d.add_argument("--out", default="runs", help="folder for run directories")
-    d.add_argument("--train-per-class", type=int, default=50)
-    d.add_argument("--val-per-class", type=int, default=50)
-    d.add_argument("--epochs", type=int, default=5)
+    add_checked(d, "--train-per-class", POSITIVE_INT, default=50)
+    add_checked(d, "--val-per-class", POSITIVE_INT, default=50)
+    add_checked(d, "--epochs", POSITIVE_INT, default=5)
     d.set_defaults(func=run_demo)
 
 
@@ -23,14 +26,13 @@ def run_demo(args: argparse.Namespace) -> int:
     from headstart.data.export import export_dataset
 
     start = time.perf_counter()
-    data = Path(args.data)
-    marker = data / ".headstart-export"
-    wanted = f"fashion-mnist {args.train_per_class} {args.val_per_class} 0"
-    if not marker.is_file() or marker.read_text() != wanted:
-        export_dataset(
-            "fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True
-        )
-        marker.write_text(wanted)
+    data = check_writable(args.data, "--data")
+    check_writable(args.out, "--out")
+    # Reused when it holds this very export; an earlier demo export is replaced; any other
+    # non-empty folder is an error (headstart never deletes what it did not write).
+    export_dataset(
+        "fashion-mnist", data, args.train_per_class, args.val_per_class, seed=0, force=True
+    )
     print(
         f"data: {data} (Fashion-MNIST, {args.train_per_class} train / {args.val_per_class} val "
         "images per class, seed 0)"

@@ -6,7 +6,7 @@ import argparse
 
 from headstart.cli.common import add_dataclass_options, build_config, print_json
 from headstart.cli.train import TRAIN_HELP
-from headstart.config import TrainConfig
+from headstart.config import TRAIN_RULES, TrainConfig
 
 OPTIONS = (
     "backbone",
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
-    add_dataclass_options(p, TrainConfig, helps)
+    add_dataclass_options(p, TrainConfig, helps, rules=TRAIN_RULES)
     p.set_defaults(func=run_doctor)
 
 

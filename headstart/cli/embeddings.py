@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import print_json
+from headstart.cli.common import add_checked, print_json
+from headstart.io import check_writable, remove_empty_dirs
+from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 
 MODEL_HELP = (
     "timm name or torchvision:NAME (default tf_efficientnet_lite0), a headstart run "
@@ -29,8 +31,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         default="pretrained",
         help="pretrained, random, or a local .safetensors/.pth file (for a timm name)",
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", help="auto | bf16 | fp32 (fp32 is the reference)")
+    add_checked(p, "--device", DEVICE, default="auto", help="auto | cpu | cuda | cuda:N")
+    add_checked(
+        p,
+        "--precision",
+        PRECISION,
+        default="auto",
+        help="auto | bf16 | fp32 (fp32 is the reference)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,8 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("embeddings", help="folder written by `headstart embed`")
     m.add_argument("--method", default="tsne", choices=("tsne", "umap", "pca"))
     m.add_argument("--out", help="PNG path (default EMBEDDINGS/map-METHOD.png)")
-    m.add_argument("--max-points", type=int, default=5000, help="seeded sample above this size")
-    m.add_argument("--seed", type=int, default=0)
+    add_checked(
+        m,
+        "--max-points",
+        Number(low=2, integer=True),
+        default=5000,
+        help="seeded sample above this size",
+    )
+    add_checked(m, "--seed", SEED, default=0)
     m.set_defaults(func=run_map)
 
     i = sub.add_parser(
@@ -70,14 +84,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("folder", help="embeddings folder (to build) or index folder (to update)")
     i.add_argument("--out", help="index folder (default EMBEDDINGS/index)")
     i.add_argument("--kind", default="auto", choices=("auto", "flat", "hnsw"))
-    i.add_argument("--threshold", type=int, default=20_000, help="auto: HNSW from N vectors on")
-    i.add_argument("--m", type=int, default=32, help="HNSW graph degree")
-    i.add_argument("--ef-construction", type=int, default=200)
-    i.add_argument("--ef-search", type=int, default=128)
+    add_checked(i, "--threshold", POSITIVE_INT, default=20_000, help="auto: HNSW from N vectors on")
+    add_checked(i, "--m", Number(low=2, integer=True), default=32, help="HNSW graph degree")
+    add_checked(i, "--ef-construction", POSITIVE_INT, default=200)
+    add_checked(i, "--ef-search", POSITIVE_INT, default=128)
     i.add_argument("--add", nargs="+", metavar="IMAGES", help="embed and add these images")
     i.add_argument("--rebuild", action="store_true", help="rebuild from the kept raw vectors")
     i.add_argument("--check", action="store_true", help="recall@k against exact search, latency")
-    i.add_argument("--k", type=int, default=10, help="k of --check")
+    add_checked(i, "--k", POSITIVE_INT, default=10, help="k of --check")
     i.set_defaults(func=run_index)
 
     s = sub.add_parser("search", help="nearest images of query images or a text")
@@ -89,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="text query (indexes built with conse or clip:NAME); repeatable",
     )
-    s.add_argument("--k", type=int, default=5)
+    add_checked(s, "--k", POSITIVE_INT, default=5, help="results per query")
     s.add_argument("--sheet", metavar="PNG", help="write a contact sheet of the results")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run_search)
@@ -102,9 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("auto", "split", "random"),
         help="auto: the data's val split when train and val were embedded, else random",
     )
-    p.add_argument("--test-size", type=float, default=0.25, help="random held-out fraction")
-    p.add_argument("--k", type=int, default=5, help="neighbours of the kNN classifier")
-    p.add_argument("--seed", type=int, default=0)
+    add_checked(p, "--test-size", FRACTION, default=0.25, help="random held-out fraction")
+    add_checked(p, "--k", POSITIVE_INT, default=5, help="neighbours of the kNN classifier")
+    add_checked(p, "--seed", SEED, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_probe)
 
@@ -114,9 +128,16 @@ def run_embed(args: argparse.Namespace) -> int:
     from headstart.encoders import load_encoder
     from headstart.engine.rundir import new_run_dir
 
+    check_writable(args.out or "runs", "--out")
     encoder = load_encoder(args.model, args.weights, args.device, args.precision)
+    made = [p for p in (Path("runs"), Path("runs", "embed")) if not p.exists()]
     out = Path(args.out) if args.out else new_run_dir("runs", "embed", Path(args.data[0]).name)
-    emb = embed(args.data, out, encoder, args.split, args.skip_bad, args.progress)
+    try:
+        emb = embed(args.data, out, encoder, args.split, args.skip_bad, args.progress)
+    except BaseException:
+        if not args.out:  # the run folder made above (and its parents), while still empty
+            remove_empty_dirs([out, *reversed(made)])
+        raise
     print(
         f"{emb.meta['n']} embeddings of dimension {emb.meta['dim']} "
         f"({emb.meta['encoder']['description']}; {len(emb.classes)} classes) -> {out}"
@@ -130,6 +151,7 @@ def run_map(args: argparse.Namespace) -> int:
     from headstart.embeddings import make_map
     from headstart.embeddings.report import write_report
 
+    check_writable(args.out or args.embeddings, "--out")
     png = make_map(args.embeddings, args.method, args.out, args.max_points, args.seed)
     report = write_report(args.embeddings)
     print(f"map -> {png}\nreport -> {report}")
@@ -145,6 +167,9 @@ def run_index(args: argparse.Namespace) -> int:
 
     params = IndexParams(args.kind, args.threshold, args.m, args.ef_construction, args.ef_search)
     folder = Path(args.folder)
+    updating = (folder / "index.json").is_file()
+    if not updating or args.add or args.rebuild:  # a check alone writes nothing
+        check_writable(folder if updating else args.out or folder / "index", "--out")
     if (folder / "index.json").is_file():
         idx = VectorIndex.load(folder)
         if args.rebuild:
@@ -179,6 +204,8 @@ def run_search(args: argparse.Namespace) -> int:
     from headstart.embeddings import VectorIndex, contact_sheet, search
     from headstart.encoders import index_encoder
 
+    if args.sheet:
+        check_writable(args.sheet, "--sheet")
     index = VectorIndex.load(args.index)
     results = search(index, index_encoder(index), args.images, args.text, args.k)
     if args.sheet:
@@ -201,6 +228,7 @@ def run_probe(args: argparse.Namespace) -> int:
     from headstart.embeddings.report import write_report
     from headstart.io import write_json_atomic
 
+    check_writable(args.embeddings, "EMBEDDINGS")
     res = probe(args.embeddings, args.test_size, args.k, args.seed, args.holdout)
     write_json_atomic(Path(args.embeddings) / "probe.json", res.to_dict())
     write_report(args.embeddings)

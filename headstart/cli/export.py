@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.export.options import FORMATS, ExportOptions
+from headstart.export.options import EXPORT_RULES, FORMATS, ExportOptions
+from headstart.options import option_type
 
 
 def add_export_options(p: argparse.ArgumentParser, inputs: str) -> None:
@@ -37,7 +38,7 @@ def add_export_options(p: argparse.ArgumentParser, inputs: str) -> None:
         default = getattr(d, name)
         p.add_argument(
             "--" + name.replace("_", "-"),
-            type=type(default),
+            type=option_type(name, EXPORT_RULES[name]),
             default=default,
             help=f"{text} (default: %(default)s)",
         )

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json, resume_options
+from headstart.cli.common import (
+    Parser,
+    add_checked,
+    add_dataclass_options,
+    build_config,
+    print_json,
+    resume_options,
+)
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
-from headstart.cli.options import TRACKING_HELP, apply_overrides
+from headstart.cli.options import TRACKING_HELP
+from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT
 
 USAGE = """\
 headstart fewshot SUPPORT_DIR QUERY... [options]   classify queries by nearest class prototype
@@ -58,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("target", help="SUPPORT_DIR, or eval / train")
     f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
-    f.set_defaults(func=run_fewshot)
+    f.set_defaults(func=run_fewshot, parse_rest=parse_rest)
 
     v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
     v.add_argument("image_a")
@@ -73,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _classify_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot",
         description="Classify query images by "
         "the nearest class prototype (mean embedding) of a support folder.",
@@ -81,14 +91,14 @@ def _classify_parser() -> argparse.ArgumentParser:
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
     add_model_options(p)
-    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--metric", default="cosine", choices=METRIC.choices)
+    add_checked(p, "--top-k", POSITIVE_INT, default=3, help="classes per query")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot eval",
         description="N-way K-shot episode "
         "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
@@ -101,17 +111,19 @@ def _eval_parser() -> argparse.ArgumentParser:
         dest="models",
         action="append",
         metavar="SPEC",
-        help=MODEL_HELP + "; repeat to compare (default tf_efficientnet_lite0)",
+        help=MODEL_HELP + "; repeat to compare",
     )
-    p.add_argument("--ways", type=int, default=5)
-    p.add_argument("--shots", type=_ints, default=[1, 5], help="comma-separated, e.g. 1,5")
-    p.add_argument("--queries", type=int, default=15, help="query images per class")
-    p.add_argument("--episodes", type=int, default=600)
+    add_checked(p, "--ways", EVAL_RULES["ways"], default=5, help="classes per episode")
+    add_checked(p, "--shots", EVAL_RULES["shots"], default=[1, 5], help="comma-separated, e.g. 1,5")
+    add_checked(p, "--queries", EVAL_RULES["queries"], default=15, help="query images per class")
+    add_checked(p, "--episodes", EVAL_RULES["episodes"], default=600, help="episodes")
     p.add_argument("--split", choices=("train", "val", "test"))
     p.add_argument("--classes", type=_names, help="only these classes (comma-separated)")
-    p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", default="auto", help="auto | bf16 | fp32")
+    p.add_argument("--metric", default="cosine", choices=METRIC.choices)
+    add_checked(p, "--seed", EVAL_RULES["seed"], default=0)
+    add_checked(
+        p, "--precision", EVAL_RULES["precision"], default="auto", help="auto | bf16 | fp32"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
@@ -119,7 +131,7 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     from headstart.fewshot.train import FewShotConfig
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="headstart fewshot train",
         description="Fine-tune the top "
         "layer groups of a backbone episodically (prototypical loss) or as "
@@ -131,30 +143,32 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
-    add_dataclass_options(p, FewShotConfig, TRAIN_HELP)
+    add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
     return p
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a comma-separated list of numbers"
-        ) from None
 
 
 def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def run_fewshot(args: argparse.Namespace) -> int:
+def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments after ``fewshot``, parsed by the parser of what they ask for (classify,
+    ``eval`` or ``train``); ``main`` calls this before it loads the engine."""
+    if args.target == "eval":
+        rest, run = _eval_parser().parse_args(args.rest), _run_eval
+    elif args.target == "train":
+        rest, run = _train_parser().parse_args(args.rest), _run_train
+    else:
+        rest, run = _classify_parser().parse_args([args.target, *args.rest]), _run_classify
+    rest.command, rest.func = args.command, run
     if args.target in ("eval", "train"):
-        parser = _eval_parser() if args.target == "eval" else _train_parser()
-        ns = parser.parse_args(args.rest)
-        apply_overrides(ns, f"fewshot {args.target}")
-        return _run_eval(ns) if args.target == "eval" else _run_train(ns)
-    return _run_classify(_classify_parser().parse_args([args.target, *args.rest]))
+        rest.action = args.target  # "fewshot eval": its name in messages and overrides
+    return rest
+
+
+def run_fewshot(args: argparse.Namespace) -> int:
+    rest = parse_rest(args)
+    return int(rest.func(rest))
 
 
 def _run_classify(args: argparse.Namespace) -> int:
@@ -206,9 +220,12 @@ def _run_train(args: argparse.Namespace) -> int:
     from headstart.fewshot.train import FewShotConfig
 
     if args.resume:
-        result = train_fewshot(resume=args.resume, **resume_options(args))
+        resume = check_writable(args.resume, "--resume")
+        result = train_fewshot(resume=resume, **resume_options(args))
     else:
-        result = train_fewshot(config=build_config(FewShotConfig, args, data=args.data))
+        cfg = build_config(FewShotConfig, args, data=args.data)
+        check_writable(cfg.out, "--out")
+        result = train_fewshot(config=cfg)
     print(score_table(result.scores))
     if result.threshold is not None:
         print(f"verification threshold (distance): {result.threshold:.4f}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.serve.limits import MB, Limits
+from headstart.cli.common import add_checked
+from headstart.options import DEVICE, PRECISION, Number, option_type
+from headstart.serve.limits import LIMIT_RULES, MB, POSITIVE, Limits
 
 LIMIT_HELP = {
     "max_files": "images per request",
@@ -29,16 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="export folder (headstart export) or run directory")
     p.add_argument("--host", default="127.0.0.1", help="default: %(default)s (this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    add_checked(p, "--port", Number(low=1, high=65535, integer=True), default=8000)
     p.add_argument("--variant", choices=("fp32", "int8"), default="fp32", help="export model")
     p.add_argument("--which", choices=("best", "last"), default="best", help="run checkpoint")
-    p.add_argument("--device", default="auto", help="runs only: auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", help="runs only: auto | bf16 | fp16 | fp32")
-    p.add_argument("--threads", type=int, help="model threads (default: the cores available)")
+    add_checked(p, "--device", DEVICE, default="auto", help="runs only: auto | cpu | cuda | cuda:N")
+    add_checked(
+        p, "--precision", PRECISION, default="auto", help="runs only: auto | bf16 | fp16 | fp32"
+    )
+    add_checked(
+        p,
+        "--threads",
+        Number(low=1, integer=True, optional=True),
+        help="model threads (default: the cores available)",
+    )
     d = Limits()
-    p.add_argument(
+    add_checked(
+        p,
         "--max-request-mb",
-        type=float,
+        POSITIVE,
         default=d.max_request_bytes / MB,
         help="request body size in MB (default: %(default)s)",
     )
@@ -48,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument(
             flag,
             dest=name,
-            type=type(default),
+            type=option_type(name, LIMIT_RULES[name], flag),
             default=default,
             help=f"{text} (default: %(default)s)",
         )

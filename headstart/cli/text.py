@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headstart.cli.common import (
+    add_checked,
     add_dataclass_options,
     add_inference_options,
     build_config,
@@ -13,7 +14,10 @@ from headstart.cli.common import (
 )
 from headstart.cli.export import add_export_options, run_export
 from headstart.cli.options import TRACKING_HELP
-from headstart.text.config import STRATEGIES, TextConfig
+from headstart.errors import HeadstartError
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT, Choice, ListOf
+from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
 TEXT_HELP = {
     "val": "a separate validation file (else DATA's split column, else --val-fraction)",
@@ -22,8 +26,8 @@ TEXT_HELP = {
     "split_col": "column with train / val values, used when present",
     "model": "minilm (packaged all-MiniLM-L6-v2, offline), a Hugging Face encoder name, "
     "or a local model folder",
-    "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive (frozen: the old name "
-    "of feature-extraction)",
+    "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive | auto (frozen: the old "
+    "name of feature-extraction; auto: what `headstart text recommend` advises)",
     "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
@@ -36,7 +40,7 @@ TEXT_HELP = {
     "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
     "partial_groups": "partial: how many top transformer layers train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",
@@ -57,6 +61,7 @@ TEXT_HELP = {
     **TRACKING_HELP,
 }
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
+RECOMMEND_SKIP = ("strategy", "lr", "head_lr", "epochs", "out", "name", "lr_decay", "clip_grad")
 
 
 DATA_HELP = "labelled texts: .csv, .tsv or .jsonl, or hf:NAME_OR_DIR (a Hugging Face data set)"
@@ -67,7 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "text", help="text classification: feature extraction, full, LoRA, IA3, prompt, prefix"
     )
     tsub = t.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _register_train(tsub)
+    _register_compare(tsub)
+    _register_recommend(tsub)
+    _register_predict(tsub)
+    _register_export(tsub)
 
+
+def _register_train(tsub: argparse._SubParsersAction) -> None:
     tr = tsub.add_parser(
         "train",
         help="fine-tune a pretrained encoder on labelled texts",
@@ -81,9 +93,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
         "a finished run to N epochs)",
     )
-    add_dataclass_options(tr, TextConfig, TEXT_HELP)
+    add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
+
+def _register_compare(tsub: argparse._SubParsersAction) -> None:
     c = tsub.add_parser(
         "compare",
         help="all strategies with matched budgets, one table",
@@ -93,11 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("data", nargs="?", help=DATA_HELP)
     c.add_argument("--config", help="YAML file of options; flags override it")
-    c.add_argument(
+    add_checked(
+        c,
         "--strategies",
-        type=lambda s: [x for x in s.split(",") if x],
+        ListOf(Choice((*STRATEGIES, "auto", "frozen"))),
         default=list(STRATEGIES),
-        help="comma-separated subset (default: all six)",
+        help="comma-separated subset, auto included (default: all six)",
     )
     c.add_argument(
         "--resume",
@@ -111,21 +126,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the strategies in this process (faster start; memory figures can "
         "read lower than in a fresh process)",
     )
-    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP)
+    add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
     c.set_defaults(func=run_compare)
 
+
+def _register_recommend(tsub: argparse._SubParsersAction) -> None:
+    r = tsub.add_parser(
+        "recommend",
+        help="measure the texts and propose a strategy, with the reasons",
+        description="Profile the texts (counts, lengths in tokens, the encoder's vocabulary "
+        "coverage), run a linear probe on frozen embeddings with 25/50/100%% of the training "
+        "texts, and propose feature-extraction, lora or full, with the reasons.",
+    )
+    r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
+    r.add_argument("--config", help="YAML file of options; flags override it")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP, rules=TEXT_RULES)
+    r.set_defaults(func=run_recommend)
+
+
+def _register_predict(tsub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser("predict", help="classify texts with a trained text run")
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
     p.add_argument("texts", nargs="*", help="texts to classify (quote each one)")
     p.add_argument(
         "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
     )
-    p.add_argument("--top-k", type=int, default=2)
+    add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
     p.add_argument("--which", default="best", choices=("best", "last"))
     add_inference_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_predict)
 
+
+def _register_export(tsub: argparse._SubParsersAction) -> None:
     e = tsub.add_parser(
         "export",
         help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
@@ -140,9 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _config(args: argparse.Namespace) -> TextConfig:
     if not args.data and not args.config:
-        raise SystemExit(
-            f"headstart text {args.action}: error: give a DATA file (or --config with data:)"
-        )
+        raise HeadstartError("give a DATA file (or --config with data:)")
     return build_config(TextConfig, args, **({"data": args.data} if args.data else {}))
 
 
@@ -150,21 +182,40 @@ def run_train(args: argparse.Namespace) -> int:
     from headstart.text.fit import fit_text
 
     if args.resume:
-        fit_text(resume=args.resume, **resume_options(args))
+        fit_text(resume=check_writable(args.resume, "--resume"), **resume_options(args))
         return 0
-    fit_text(config=_config(args))
+    cfg = _config(args)
+    check_writable(cfg.out, "--out")
+    fit_text(config=cfg)
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from headstart.text.compare import compare_text
 
+    cfg = _config(args)
+    check_writable(args.resume or cfg.out, "--resume" if args.resume else "--out")
     compare_text(
-        config=_config(args),
+        config=cfg,
         strategies=args.strategies,
         isolate=not args.in_process,
         resume=args.resume,
     )
+    return 0
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from headstart.text.recommend import recommend_text
+
+    rec = recommend_text(config=_config(args))
+    if args.json:
+        print_json(rec.to_dict())
+        return 0
+    print(f"recommended: {rec.strategy}, {rec.epochs} epochs")
+    for reason in rec.reasons:
+        print(f"  - {reason}")
+    print("measured: " + ", ".join(f"{k} {v}" for k, v in rec.measurements.items()))
+    print(f"run it:  {rec.command(args.data or '<data>')}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from headstart.cli.common import (
+    add_checked,
     add_dataclass_options,
     add_inference_options,
     build_config,
@@ -13,7 +14,10 @@ from headstart.cli.common import (
     resume_options,
 )
 from headstart.cli.options import TRACKING_HELP
-from headstart.config import TrainConfig
+from headstart.config import TRAIN_RULES, TrainConfig
+from headstart.errors import HeadstartError
+from headstart.io import check_writable
+from headstart.options import POSITIVE_INT
 
 TRAIN_HELP = {
     "backbone": "timm model name or torchvision:NAME",
@@ -21,11 +25,14 @@ TRAIN_HELP = {
     "strategy": "feature-extraction | linear-probe | partial[:N] | full | progressive[:N] | scratch | auto",
     "epochs": "training epochs",
     "batch_size": "images per batch",
-    "lr": "LR of the backbone's top layer group (lower groups get less); default 5e-4, scratch 3e-3",
+    "lr": "LR of the backbone's top layer group (lower groups get less), or find: the LR range "
+    "test's suggestion (headstart lr-find), every LR of the plan scaled alike; default 5e-4, "
+    "scratch 3e-3",
     "head_lr": "LR of the new head; default 3e-3",
-    "lr_rule": "--lr find: which suggestion of the LR range test, valley | steep | minimum",
+    "lr_rule": "--lr find: which suggestion of the LR range test, steep | valley | minimum",
     "lr_decay": "layer-wise LR decay: each group below the top gets lr x this",
-    "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the top",
+    "lr_min": "geometric spread instead of decay: the bottom group's LR, rising to --lr at the "
+    "top (default: off, --lr-decay applies)",
     "weight_decay": "AdamW weight decay (never on biases and norm parameters)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "cosine | constant (after warmup)",
@@ -40,7 +47,7 @@ TRAIN_HELP = {
     "partial_groups": "partial: how many top layer groups train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
     "unfreeze_every": "progressive: epochs between two unfreezes",
-    "clip_grad": "clip the global gradient norm to this value (off when not given)",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
     "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
@@ -85,15 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
         "a finished run to N epochs)",
     )
-    add_dataclass_options(p, TrainConfig, TRAIN_HELP, skip=("lr",))
-    p.add_argument(
-        "--lr",
-        type=lr_value,
-        default=argparse.SUPPRESS,
-        metavar="LR",
-        help=TRAIN_HELP["lr"] + "; find: the suggestion of the LR range test (headstart lr-find), "
-        "every LR of the plan scaled alike (default: None)",
-    )
+    add_dataclass_options(p, TrainConfig, TRAIN_HELP, rules=TRAIN_RULES)
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
@@ -109,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
     r.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     r.add_argument("images", nargs="+", help="image files or folders")
-    r.add_argument("--top-k", type=int, default=3)
+    add_checked(r, "--top-k", POSITIVE_INT, default=3, help="classes per image")
     r.add_argument("--which", default="best", choices=("best", "last"))
     add_inference_options(r)
     r.add_argument("--json", action="store_true", help="print JSON")
@@ -117,25 +116,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_predict)
 
 
-def lr_value(text: str) -> float | str:
-    """``--lr``: a number, or ``find``."""
-    if text == "find":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number or 'find'") from None
-
-
 def run_train(args: argparse.Namespace) -> int:
     from headstart.classify.fit import fit
 
     if args.resume:
-        fit(resume=args.resume, **resume_options(args))
+        fit(resume=check_writable(args.resume, "--resume"), **resume_options(args))
         return 0
     if not args.data and not args.config:
-        raise SystemExit("headstart train: error: give a DATA folder (or --config with data:)")
+        raise HeadstartError("give a DATA folder (or --config with data:)")
     cfg = build_config(TrainConfig, args, **({"data": args.data} if args.data else {}))
+    check_writable(cfg.out, "--out")
     fit(config=cfg)
     return 0
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import print_json
+from headstart.cli.common import add_checked, print_json
+from headstart.options import DEVICE, POSITIVE_INT, PRECISION
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help='prompt template with {} for the label, e.g. "a photo of a {}"; '
         "repeat to ensemble (default: the model's own)",
     )
-    z.add_argument("--top-k", type=int, default=3)
-    z.add_argument("--device", default="auto")
-    z.add_argument("--precision", default="auto")
+    add_checked(z, "--top-k", POSITIVE_INT, default=3, help="labels per image")
+    add_checked(z, "--device", DEVICE, default="auto", help=DEVICE.describe())
+    add_checked(z, "--precision", PRECISION, default="auto", help=PRECISION.describe())
     z.add_argument("--json", action="store_true", help="print JSON")
     z.set_defaults(func=run_zeroshot)
 
@@ -48,9 +49,6 @@ def run_zeroshot(args: argparse.Namespace) -> int:
         raise HeadstartError(
             f"--model '{args.model}': use conse, conse:BACKBONE or clip:NAME_OR_DIR"
         )
-    for t in args.templates or []:
-        if "{}" not in t:
-            raise HeadstartError(f"--template '{t}' has no {{}} where the label goes")
     res = zeroshot(
         args.images,
         args.labels,

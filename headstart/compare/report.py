@@ -9,7 +9,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, markdown_table, plain, table, write_page
+from headstart.report.html import (
+    Content,
+    Links,
+    bullets,
+    inline_png,
+    links,
+    pre,
+    readable,
+    table,
+    text,
+    write_page,
+)
+from headstart.report.markdown import md_escape, md_table
 from headstart.report.plots import plot_lines
 
 if TYPE_CHECKING:
@@ -206,9 +218,9 @@ def write_compare_report(result: CompareResult) -> None:
     md = [
         "# headstart compare",
         "",
-        markdown_table(rows, COLUMNS),
+        md_table(rows, COLUMNS),
         "",
-        *[f"- {x}" for x in lines],
+        *[f"- {md_escape(x)}" for x in lines],
         "",
         "![validation accuracy](val_accuracy.png)",
         "",
@@ -217,8 +229,10 @@ def write_compare_report(result: CompareResult) -> None:
         "## Runs",
         "",
         *[
-            f"- {row_name(r)}: "
-            + ", ".join(f"[{Path(run).name}]({quote(run_link(run, d))})" for run in r["runs"])
+            f"- {md_escape(row_name(r))}: "
+            + ", ".join(
+                f"[{md_escape(Path(run).name)}]({quote(run_link(run, d))})" for run in r["runs"]
+            )
             for r in result.rows
         ],
     ]
@@ -226,22 +240,18 @@ def write_compare_report(result: CompareResult) -> None:
     win = result.winner["strategy"]
     cfg = result.config
     lead = (
-        f"{esc(cfg['data'])} with {esc(cfg['backbone'])}: {len(result.rows)} strategies, "
-        f"{cfg['epochs']} epochs, seeds {esc(cfg['seeds'])}, batch {cfg['batch_size']}."
+        f"{cfg['data']} with {cfg['backbone']}: {len(result.rows)} strategies, "
+        f"{cfg['epochs']} epochs, seeds {cfg['seeds']}, batch {cfg['batch_size']}."
     )
-    sections = [
+    sections: list[tuple[str, Content]] = [
         ("Transfer gap", table(rows, COLUMNS, highlight=lambda r: r["_key"] == win)),
-        ("Why", "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"),
+        ("Why", bullets(lines)),
         ("Validation accuracy per epoch", inline_png(acc_png, "validation accuracy per epoch")),
         ("Accuracy against wall time", inline_png(time_png, "accuracy against wall time")),
     ]
     if result.recommendation:
-        sections.append(
-            ("Recommendation (auto)", f"<pre>{esc(_rec_text(result.recommendation))}</pre>")
-        )
-    sections.append(
-        ("Runs", "<p class='note'>Each run has its own report.</p>" + _run_links(result))
-    )
+        sections.append(("Recommendation (auto)", pre(_rec_text(result.recommendation))))
+    sections.append(("Runs", [text("Each run has its own report.", note=True), _run_links(result)]))
     write_page(d / "report.html", "headstart compare: the transfer gap", lead, sections)
 
 
@@ -249,7 +259,7 @@ def _rec_text(rec: dict[str, Any]) -> str:
     settings = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in rec["overrides"].items())
     lines = [f"strategy: {rec['strategy']}", f"settings: {settings or 'defaults'}", "reasons:"]
     lines += [f"  - {r}" for r in rec["reasons"]]
-    lines += ["measurements:"] + [f"  {k}: {plain(v)}" for k, v in rec["measurements"].items()]
+    lines += ["measurements:"] + [f"  {k}: {readable(v)}" for k, v in rec["measurements"].items()]
     return "\n".join(lines)
 
 
@@ -259,12 +269,8 @@ def run_link(run: str, base: Path) -> str:
     return Path(os.path.relpath(Path(run) / "report.html", base)).as_posix()
 
 
-def _run_links(result: CompareResult) -> str:
-    items = []
-    for r in result.rows:
-        links = ", ".join(
-            f"<a href='{esc(quote(run_link(run, result.run_dir)))}'>{esc(Path(run).name)}</a>"
-            for run in r["runs"]
-        )
-        items.append(f"<li>{esc(row_name(r))}: {links}</li>")
-    return "<ul>" + "".join(items) + "</ul>"
+def _run_links(result: CompareResult) -> Links:
+    return links(
+        (row_name(r), [(run_link(run, result.run_dir), Path(run).name) for run in r["runs"]])
+        for r in result.rows
+    )

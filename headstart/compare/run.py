@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headstart.backbones import load_backbone
 from headstart.classify.fit import FitResult, fit
 from headstart.compare.report import write_compare_report
-from headstart.config import TrainConfig
+from headstart.config import COMPARE_RULES, TrainConfig
 from headstart.data.imagedata import ImageData
 from headstart.engine.loop import EpochResult, Loop
 from headstart.engine.rundir import new_run_dir
-from headstart.errors import HeadstartError
+from headstart.options import check_option
 from headstart.recommend import recommend
+from headstart.strategies import make_plan
 
 DEFAULT_STRATEGIES = ("scratch", "feature-extraction", "partial", "full", "progressive", "auto")
 
@@ -181,12 +183,17 @@ def compare(
     """
     base = dataclasses.replace(config or TrainConfig(), **overrides)
     base.data = str(data)
+    strategies = check_option("strategies", list(strategies), COMPARE_RULES["strategies"])
     strategies = list(dict.fromkeys(strategies))
-    if not strategies:
-        raise HeadstartError("--strategies is empty; name at least one strategy")
+    seeds = check_option("seeds", list(seeds), COMPARE_RULES["seeds"])
+    budget = check_option("budget", budget, COMPARE_RULES["budget"])
     ImageData.load(
         base.data, base.val_fraction, base.seed, base.classes, base.image_col, base.label_col
     )  # fail early
+    if any(":" in s for s in strategies):  # partial:N within the backbone's layer groups
+        parts = load_backbone(base.backbone, "random").parts()
+        for s in (s for s in strategies if s != "auto"):
+            make_plan(s, parts, [], base.epochs, base.plan_options())
     run_dir = new_run_dir(base.out, "compare", name or Path(base.data).name)
     plans, recommendation = _plans(strategies, base)
     results: list[StrategyResult] = []

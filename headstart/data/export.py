@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from headstart.errors import DataError
+from headstart.io import mkdtemp_like_mkdir
 
 FASHION_CLASSES = (
     "tshirt_top",
@@ -105,6 +107,66 @@ def _pick(
     return np.sort(np.concatenate(chosen))
 
 
+MANIFEST = ".headstart-export"  # written last into every export: what it holds
+
+
+def _wanted(name: str, train_per_class: int, val_per_class: int, seed: int) -> dict[str, Any]:
+    return {
+        "dataset": name,
+        "train_per_class": train_per_class,
+        "val_per_class": val_per_class,
+        "seed": seed,
+    }
+
+
+def previous_export(folder: Path) -> dict[str, Any] | None:
+    """The manifest of ``folder`` if it holds exactly what an earlier export wrote (the
+    manifest, ``train/`` and ``val/`` with the files the manifest counts), else None."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+        manifest = _read_manifest(folder / MANIFEST)
+        counts = {s: sum(f.is_file() for f in (folder / s).rglob("*")) for s in ("train", "val")}
+    except (OSError, ValueError):
+        return None
+    if names != {MANIFEST, "train", "val"}:
+        return None
+    return manifest if manifest["files"] in (None, counts) else None
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        manifest = json.loads(text)
+    except ValueError:  # "fashion-mnist 50 50 0": the line `headstart demo` 0.1.0 wrote
+        name, train, val, seed = text.split()
+        return {**_wanted(name, int(train), int(val), int(seed)), "files": None}
+    if not isinstance(manifest, dict) or "files" not in manifest:
+        raise ValueError(path)
+    return manifest
+
+
+def _check_target(out: Path, wanted: dict[str, Any], force: bool) -> bool:
+    """True when ``out`` already holds this very export; an error when it holds anything that
+    headstart may not replace: only an earlier export is replaced, and only with ``force``."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    previous = previous_export(out) if out.is_dir() else None
+    if previous is None:
+        raise DataError(
+            f"{out} is not empty and holds files headstart did not export; pick another "
+            "folder (headstart never deletes what it did not write)"
+        )
+    if {k: previous.get(k) for k in wanted} == wanted:
+        return True
+    if not force:
+        raise DataError(
+            f"{out} is not empty: it holds an earlier export ({previous.get('dataset')}, "
+            f"{previous.get('train_per_class')} + {previous.get('val_per_class')} per class, "
+            f"seed {previous.get('seed')}); pick another folder or pass --force to replace it"
+        )
+    return False
+
+
 def export_dataset(
     name: str,
     out: str | Path,
@@ -115,13 +177,17 @@ def export_dataset(
 ) -> Path:
     """Write ``out/train/<class>/*.png`` and ``out/val/<class>/*.png``; return ``out``.
 
-    The folder appears whole or not at all: files go to a temporary sibling first.
+    The folder appears whole or not at all: files go to a temporary sibling first. A folder
+    that already holds this export is reused as it is; ``force`` replaces an earlier export
+    of other settings; anything else in ``out`` is an error (headstart deletes only what it
+    wrote).
     """
     if name not in DATASETS:
         raise DataError(f"unknown data set '{name}'; choose one of {', '.join(DATASETS)}")
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise DataError(f"{out} exists and is not empty; pick another folder or pass --force")
+    wanted = _wanted(name, train_per_class, val_per_class, seed)
+    if _check_target(out, wanted, force):
+        return out
     loader, classes, _ = DATASETS[name]
     x_tr, y_tr, x_te, y_te = loader()
     rng = np.random.default_rng(seed)
@@ -133,17 +199,28 @@ def export_dataset(
         va_x, va_y = x_tr, y_tr
         va = _pick(y_tr, val_per_class, rng, exclude=tr)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = mkdtemp_like_mkdir(f".{out.name}.", out.parent)
     try:
         for split, xs, ys, idx in (("train", x_tr, y_tr, tr), ("val", va_x, va_y, va)):
             for c in classes:
                 (tmp / split / c).mkdir(parents=True)
             for i in idx:
                 Image.fromarray(xs[i]).save(tmp / split / classes[int(ys[i])] / f"{i:05d}.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        files = {"train": len(tr), "val": len(va)}
+        (tmp / MANIFEST).write_text(json.dumps({**wanted, "files": files}, indent=2) + "\n")
+        _replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Move the finished export ``new`` onto ``out`` (empty, or an earlier export)."""
+    if out.exists() and any(out.iterdir()):
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)  # out is an earlier export here (checked by _check_target)
+        os.replace(new, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(new, out)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from headstart.errors import DataError
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -21,12 +24,31 @@ def open_image(path: str | Path) -> Image.Image:
 
     Transparent pixels are composited on white; 16-bit and 32-bit gray are rescaled (not
     clipped) to 8 bits; CMYK and palette images are converted by their colour model.
-    The file is only read, never modified.
+    The file is only read, never modified. A file that cannot be decoded, or that would
+    decode to more than ``Image.MAX_IMAGE_PIXELS`` pixels (a decompression bomb), is a
+    ``DataError`` naming it.
     """
-    with Image.open(path) as im:
-        im.load()
-        upright: Image.Image = ImageOps.exif_transpose(im)
-        return to_rgb(upright)
+    try:
+        return _decode(path)
+    except Exception as err:  # noqa: BLE001 - every decoder failure means a bad file
+        raise DataError(f"{path}: cannot decode the image ({_reason(err)})") from None
+
+
+def _decode(path: str | Path) -> Image.Image:
+    with warnings.catch_warnings():
+        # Past PIL's pixel limit an image is refused, not decoded with a warning.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # A damaged file is decoded or refused: Pillow's notes on what it skipped are noise.
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+        with Image.open(path) as im:
+            im.load()
+            upright: Image.Image = ImageOps.exif_transpose(im)
+            return to_rgb(upright)
+
+
+def _reason(err: Exception) -> str:
+    lines = f"{type(err).__name__}: {err}".strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -53,12 +75,9 @@ def _gray_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
 
 
 def check_image(path: str | Path) -> str | None:
-    """Return why ``path`` cannot be decoded, or None when it decodes fully."""
+    """Return why ``path`` cannot be decoded, or None when ``open_image`` will decode it."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.width < 1 or im.height < 1:
-                return "empty image"
+        im = _decode(path)
     except Exception as err:  # noqa: BLE001 - every decoder failure means a bad file
-        return f"{type(err).__name__}: {err}".splitlines()[0]
-    return None
+        return _reason(err)
+    return "empty image" if im.width < 1 or im.height < 1 else None

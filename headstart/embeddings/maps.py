@@ -12,6 +12,7 @@ from headstart.embeddings.index import normalize
 from headstart.embeddings.store import EmbeddingSet
 from headstart.errors import HeadstartError
 from headstart.io import write_atomic
+from headstart.report.plots import literal_text
 
 METHODS = ("tsne", "umap", "pca")
 
@@ -59,36 +60,37 @@ def plot_map(path: str | Path, xy: np.ndarray, labels: Sequence[str], title: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = sorted({lab for lab in labels if lab})
-    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    fig, ax = plt.subplots(figsize=(8, 6.5))
-    lab = np.asarray(labels)
-    size = 12 if len(xy) <= 2000 else 4
-    if not names:
-        ax.scatter(xy[:, 0], xy[:, 1], s=size, c="tab:grey", alpha=0.7)
-    for i, name in enumerate(names):
-        sel = lab == name
-        ax.scatter(
-            xy[sel, 0],
-            xy[sel, 1],
-            s=size,
-            color=cmap(i % cmap.N),
-            alpha=0.75,
-            label=f"{name} ({int(sel.sum())})",
+    with literal_text():
+        names = sorted({lab for lab in labels if lab})
+        cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+        fig, ax = plt.subplots(figsize=(8, 6.5))
+        lab = np.asarray(labels)
+        size = 12 if len(xy) <= 2000 else 4
+        if not names:
+            ax.scatter(xy[:, 0], xy[:, 1], s=size, c="tab:grey", alpha=0.7)
+        for i, name in enumerate(names):
+            sel = lab == name
+            ax.scatter(
+                xy[sel, 0],
+                xy[sel, 1],
+                s=size,
+                color=cmap(i % cmap.N),
+                alpha=0.75,
+                label=f"{name} ({int(sel.sum())})",
+            )
+        if names:
+            ax.legend(
+                loc="center left",
+                bbox_to_anchor=(1.01, 0.5),
+                fontsize=8,
+                markerscale=2,
+                frameon=False,
+                title="class",
+            )
+        ax.set(title=title, xticks=[], yticks=[])
+        write_atomic(
+            Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         )
-    if names:
-        ax.legend(
-            loc="center left",
-            bbox_to_anchor=(1.01, 0.5),
-            fontsize=8,
-            markerscale=2,
-            frameon=False,
-            title="class",
-        )
-    ax.set(title=title, xticks=[], yticks=[])
-    write_atomic(
-        Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    )
     plt.close(fig)
     return Path(path)
 

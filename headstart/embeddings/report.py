@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from headstart.embeddings.store import EmbeddingSet
-from headstart.report.html import inline_png, key_values, write_page
+from headstart.report.html import Content, inline_png, key_values, write_page
 
 
 def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
@@ -22,7 +22,7 @@ def write_report(embeddings: str | Path | EmbeddingSet) -> Path:
             ("inputs", ", ".join(emb.meta.get("inputs", []))),
         ]
     )
-    sections = [("Embeddings", about)]
+    sections: list[tuple[str, Content]] = [("Embeddings", about)]
     probe_path = root / "probe.json"
     if probe_path.is_file():
         res = json.loads(probe_path.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from headstart.embeddings.index import VectorIndex
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
 from headstart.io import write_atomic
+from headstart.report.plots import literal_text
 
 
 @dataclass
@@ -93,33 +94,36 @@ def contact_sheet(path: str | Path, results: Sequence[QueryResult], thumb: int =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 1 + max((len(r.hits) for r in results), default=0)
-    fig, axes = plt.subplots(
-        len(results), cols, figsize=(1.6 * cols, 1.9 * len(results)), squeeze=False
-    )
-    for row, res in zip(axes, results):
-        for ax in row:
-            ax.axis("off")
-        if res.kind == "image":
-            row[0].imshow(_thumb(res.query, thumb))
-            row[0].set_title("query", fontsize=8, color="tab:blue")
-        else:
-            row[0].text(
-                0.5,
-                0.5,
-                f"“{res.query}”",
-                ha="center",
-                va="center",
-                wrap=True,
-                fontsize=9,
-                color="tab:blue",
-                transform=row[0].transAxes,
-            )
-        for ax, hit in zip(row[1:], res.hits):
-            ax.imshow(_thumb(hit.path, thumb))
-            ax.set_title(f"{hit.score:.3f}" + (f"\n{hit.label}" if hit.label else ""), fontsize=7)
-    fig.tight_layout()
-    write_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    with literal_text():
+        cols = 1 + max((len(r.hits) for r in results), default=0)
+        fig, axes = plt.subplots(
+            len(results), cols, figsize=(1.6 * cols, 1.9 * len(results)), squeeze=False
+        )
+        for row, res in zip(axes, results):
+            for ax in row:
+                ax.axis("off")
+            if res.kind == "image":
+                row[0].imshow(_thumb(res.query, thumb))
+                row[0].set_title("query", fontsize=8, color="tab:blue")
+            else:
+                row[0].text(
+                    0.5,
+                    0.5,
+                    f"“{res.query}”",
+                    ha="center",
+                    va="center",
+                    wrap=True,
+                    fontsize=9,
+                    color="tab:blue",
+                    transform=row[0].transAxes,
+                )
+            for ax, hit in zip(row[1:], res.hits):
+                ax.imshow(_thumb(hit.path, thumb))
+                ax.set_title(
+                    f"{hit.score:.3f}" + (f"\n{hit.label}" if hit.label else ""), fontsize=7
+                )
+        fig.tight_layout()
+        write_atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
     return Path(path)
 

@@ -195,6 +195,18 @@ def read_tensors(path: str | Path, prefix: str = MODEL) -> dict[str, torch.Tenso
         return {k[len(prefix) :]: fh.get_tensor(k) for k in fh.keys() if k.startswith(prefix)}  # noqa: SIM118
 
 
+def load_strict(model: torch.nn.Module, path: Path, what: str) -> None:
+    """The model tensors of ``path`` into ``model``, every one and nothing else; a mismatch is a
+    one-line error (``what``: the architecture the metadata declares)."""
+    try:
+        model.load_state_dict(read_tensors(path), strict=True)
+    except RuntimeError:
+        raise CheckpointError(
+            f"{path} does not match its declared architecture ({what}); the file is damaged "
+            "or was edited"
+        ) from None
+
+
 def read_optimizer_state(path: str | Path) -> dict[str, dict[str, torch.Tensor]]:
     state: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in read_tensors(path, OPTIM).items():

@@ -47,8 +47,15 @@ class LoopConfig:
     progress: bool = True
     clip_grad: float | None = None  # max global gradient norm; None: no clipping
 
+    @classmethod
+    def of(cls, cfg: Any, device: torch.device, dtype: torch.dtype | None, **kw: Any) -> LoopConfig:
+        """The loop settings of a task's config dataclass (the fields it has)."""
+        names = ("epochs", "seed", "warmup_epochs", "schedule", "patience", "progress", "clip_grad")
+        values = {n: getattr(cfg, n) for n in names if hasattr(cfg, n)}
+        return cls(**{**values, "device": device, "dtype": dtype, **kw})
 
-_ROW_KEYS = (
+
+ROW_KEYS = (
     "epoch",
     "train_loss",
     "train_acc",
@@ -79,7 +86,7 @@ class EpochResult:
     val_prob: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
 
     def row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {k: getattr(self, k) for k in _ROW_KEYS}
+        row: dict[str, Any] = {k: getattr(self, k) for k in ROW_KEYS}
         row.update(self.logs)
         row.update({f"lr/{k}": v for k, v in self.lrs.items()})
         return row
@@ -88,8 +95,8 @@ class EpochResult:
     def from_row(cls, row: dict[str, Any]) -> EpochResult:
         """The record of a ``row()`` (a resumed run's earlier epochs)."""
         lrs = {k[3:]: float(v) for k, v in row.items() if k.startswith("lr/")}
-        logs = {k: float(v) for k, v in row.items() if k not in _ROW_KEYS and "/" not in k}
-        core = {k: (int if k == "epoch" else float)(row[k]) for k in _ROW_KEYS}
+        logs = {k: float(v) for k, v in row.items() if k not in ROW_KEYS and "/" not in k}
+        core = {k: (int if k == "epoch" else float)(row[k]) for k in ROW_KEYS}
         return cls(**core, lrs=lrs, logs=logs)  # type: ignore[arg-type]
 
     def line(self, epochs: int, unit: str) -> str:

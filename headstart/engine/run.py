@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 from headstart.engine import distributed
 from headstart.engine.checkpoint import (
@@ -73,59 +74,65 @@ class Outcome:
         return self.history[-1]
 
 
-class Job(Protocol):
-    """What a task gives the run. ``prepare`` builds data, model and plan; the rest is read
-    after it."""
+class Job:
+    """What a task gives the run. ``prepare`` builds data, model and plan (``self.model``,
+    ``self.device``, ``self.dtype``); the rest is read after it. A task overrides what it
+    needs: ``prepare``, ``describe``, ``make_task`` and ``meta`` always."""
 
-    kind: str  # the folder under --out: train | text | fewshot | adapt
-    unit: str  # what the throughput counts: img | texts | episodes | pairs
+    kind = "train"  # the folder under --out: train | text | fewshot | adapt
+    unit = "img"  # what the throughput counts: img | texts | episodes | pairs
+    write_report = True
     config: Any  # the task's config dataclass, saved as config.yaml
-    classes: tuple[str, ...]
-    write_report: bool
+    classes: tuple[str, ...] = ()
+    model: nn.Module
+    device: torch.device
+    dtype: torch.dtype | None
 
-    def prepare(self) -> None: ...
+    def prepare(self) -> None:
+        raise NotImplementedError
 
-    def preflight(self) -> list[Finding]: ...
+    def preflight(self) -> list[Finding]:
+        """The task's own checks before anything is written (the doctor's, for images)."""
+        return []
 
     def describe(self) -> list[str]:
         """Lines printed when the run starts: data, model, precision, the plan."""
-        ...
+        raise NotImplementedError
 
-    def make_task(self) -> Task: ...
+    def make_task(self) -> Task:
+        raise NotImplementedError
 
-    def loop_config(self) -> LoopConfig: ...
+    def loop_config(self) -> LoopConfig:
+        return LoopConfig.of(self.config, self.device, self.dtype)
 
     def meta(self) -> CheckpointMeta:
         """What every checkpoint of this run says (the run fills in epoch and metrics)."""
-        ...
+        raise NotImplementedError
 
     def state(self) -> dict[str, torch.Tensor]:
         """The model tensors a checkpoint stores."""
-        ...
+        return dict(self.model.state_dict())
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         """Other tensors the run needs to continue (stored beside the model's)."""
-        ...
+        return {}
 
-    def load_state(
-        self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]
-    ) -> None: ...
+    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(tensors)
 
     def training(self) -> contextlib.AbstractContextManager[Any]:
         """A context the epochs run in (e.g. faster convolutions)."""
-        ...
+        return contextlib.nullcontext()
 
     def on_start(self, run_dir: Path) -> None:
         """Task files written once the run directory exists."""
-        ...
 
     def conclude(self, outcome: Outcome) -> dict[str, Any]:
         """What the task measures once training ends (main process), added to summary.json."""
-        ...
+        return {}
 
     def report(self, outcome: Outcome) -> None:
         """The task's own report (report.html / report.md) in ``outcome.run_dir``."""
-        ...
 
 
 def check_preflight(findings: Sequence[Finding], strict: bool = False) -> None:
@@ -347,6 +354,34 @@ def resume(
     job.load_state(read_tensors(stored.last), read_tensors(stored.last, EXTRA))
     trackers = job_trackers(job)
     return execute(job, stored.run_dir, callbacks, stored.state(), trackers=trackers)
+
+
+def resume_job(
+    run_dir: str | Path,
+    build: Callable[[dict[str, Any], bool], Job],
+    overrides: dict[str, Any],
+    callbacks: Sequence[Callback] = (),
+    extendable: Callable[[dict[str, Any]], bool] = lambda config: (
+        "progressive" not in str(config.get("strategy", ""))
+    ),
+) -> tuple[Outcome, Job | None]:
+    """``resume`` with what a user may change when resuming: ``epochs`` (to extend a finished
+    run) and ``progress``; any other option is refused. ``build(config, progress)`` makes the
+    job; it is returned, or None when the run had finished (nothing was built)."""
+    progress = overrides.pop("progress", True)
+    epochs = overrides.pop("epochs", None)
+    if overrides:
+        raise HeadstartError(
+            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
+        )
+    jobs: list[Job] = []
+
+    def make(config: dict[str, Any]) -> Job:
+        jobs.append(build(config, progress))
+        return jobs[-1]
+
+    outcome = resume(run_dir, make, epochs, callbacks, extendable)
+    return outcome, (jobs[0] if jobs else None)
 
 
 def stored_outcome(stored: Stored) -> Outcome:

@@ -6,10 +6,25 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from headstart import options as opt
 from headstart.errors import HeadstartError
+from headstart.options import Rule, validate
 
 FORMATS = ("onnx", "torchscript")
 QUANTIZE = ("int8",)
+# The allowed value of every numeric or choice option of ``ExportOptions``.
+EXPORT_RULES: dict[str, Rule] = {
+    "format": opt.Choice(FORMATS),
+    "quantize": opt.Choice(QUANTIZE, optional=True),
+    "which": opt.Choice(("best", "last")),
+    "check_samples": opt.POSITIVE_INT,
+    "calibration_samples": opt.POSITIVE_INT,
+    "min_agreement": opt.Number(low=0, high=1),
+    "max_abs_diff": opt.Number(low=0, low_open=True),
+    "max_int8_drop": opt.Number(low=0, high=100),  # accuracy points
+    "opset": opt.Number(low=7, integer=True),  # the oldest opset torch.onnx writes
+    "seed": opt.SEED,
+}
 
 
 @dataclass
@@ -30,15 +45,13 @@ class ExportOptions:
     seed: int = 0
     force: bool = False
 
+    def __post_init__(self) -> None:
+        validate(self, EXPORT_RULES)
+
     def validate(self) -> None:
-        if self.format not in FORMATS:
-            raise HeadstartError(f"--format {self.format}: choose one of {', '.join(FORMATS)}")
-        if self.quantize is not None and self.quantize not in QUANTIZE:
-            raise HeadstartError(f"--quantize {self.quantize}: only int8 is supported")
+        validate(self, EXPORT_RULES)
         if self.quantize and self.format != "onnx":
             raise HeadstartError("--quantize int8 needs --format onnx")
-        if self.check_samples < 1 or self.calibration_samples < 1:
-            raise HeadstartError("--check-samples and --calibration-samples must be at least 1")
 
 
 def options_from(**values: Any) -> ExportOptions:

@@ -26,7 +26,7 @@ from headstart.export.image import build_image_export
 from headstart.export.options import ExportOptions
 from headstart.export.runtime import IMAGE_TASK, META_FILE, TEXT_TASK
 from headstart.export.text import build_text_export
-from headstart.io import write_json_atomic
+from headstart.io import mkdtemp_like_mkdir, write_json_atomic
 
 
 @dataclass
@@ -81,7 +81,7 @@ def staging(out: Path, force: bool) -> Iterator[Path]:
                 f"{out} is not a headstart export: it is left as it is; choose another --out"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = mkdtemp_like_mkdir(f".{out.name}.", out.parent)  # the mode mkdir gives
     try:
         yield tmp
         old = None

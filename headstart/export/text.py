@@ -20,7 +20,7 @@ from headstart.export.quantize import quantize_text_model
 from headstart.export.runtime import TEXT_TASK, TOKENIZER_DIR, load_tokenizer
 from headstart.text.checkpoint import TextCheckpoint
 from headstart.text.config import TextConfig
-from headstart.text.fit import load_data
+from headstart.text.job import load_data
 from headstart.text.model import TextClassifier
 
 MERGEABLE = ("lora", "ia3")  # adapters whose weights fold into the encoder's

@@ -34,11 +34,14 @@ class EpisodeBatches:
         queries: int,
         steps: int,
         fixed_seed: int | None = None,
+        split: str = "",
     ):
         self.acts, self.shape, self.labels = acts, shape, np.asarray(labels)
         self.ways, self.shots, self.queries, self.steps = ways, shots, queries, steps
         self.fixed_seed = fixed_seed
-        sample_episodes(self.labels, ways, shots, queries, 1)  # fail early on too little data
+        self.where = f"the {split} split" if split else "these images"
+        # fail early on too little data
+        sample_episodes(self.labels, ways, shots, queries, 1, where=self.where)
 
     def __len__(self) -> int:
         return self.steps
@@ -46,7 +49,7 @@ class EpisodeBatches:
     def __iter__(self) -> Iterator[tuple[Any, torch.Tensor]]:  # (dict of tensors, targets)
         seed = self.fixed_seed if self.fixed_seed is not None else int(np.random.randint(2**31))
         for ep in sample_episodes(
-            self.labels, self.ways, self.shots, self.queries, self.steps, seed
+            self.labels, self.ways, self.shots, self.queries, self.steps, seed, self.where
         ):
             episode = {
                 "support": _rows(self.acts, ep.support, self.shape),

@@ -17,7 +17,7 @@ from torch import nn
 
 from headstart.backbones import TransferModel, load_backbone
 from headstart.embeddings.encoders import ModuleEncoder, checkpoint_module_encoder
-from headstart.engine.checkpoint import CheckpointMeta, find_checkpoint, read_meta, read_tensors
+from headstart.engine.checkpoint import CheckpointMeta, find_checkpoint, load_strict, read_meta
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import CheckpointError, HeadstartError
 from headstart.fewshot.models import projection_head
@@ -54,12 +54,7 @@ def load_fewshot(path: str | Path) -> FewShotModel:
     dim = meta.head.get("projection_dim")
     head = projection_head(backbone.num_features, dim) if dim else nn.Identity()
     model = TransferModel(backbone.body, head)
-    try:
-        model.load_state_dict(read_tensors(file), strict=True)
-    except RuntimeError:
-        raise CheckpointError(
-            f"{file} does not match its declared architecture; the file is damaged or was edited"
-        ) from None
+    load_strict(model, file, f"a {meta.task} model on {backbone.name}")
     return FewShotModel(file, meta, model.eval())
 
 

@@ -32,9 +32,16 @@ class Episode:
 
 
 def sample_episodes(
-    labels: np.ndarray, ways: int, shots: int, queries: int, episodes: int, seed: int = 0
+    labels: np.ndarray,
+    ways: int,
+    shots: int,
+    queries: int,
+    episodes: int,
+    seed: int = 0,
+    where: str = "these images",
 ) -> list[Episode]:
-    """``episodes`` episodes over the classes that have at least ``shots + queries`` items."""
+    """``episodes`` episodes over the classes that have at least ``shots + queries`` items
+    (``where`` names the images, e.g. "the val split of data/fmnist", in the error)."""
     labels = np.asarray(labels)
     need = shots + queries
     if ways < 2 or shots < 1 or queries < 1 or episodes < 1:
@@ -44,7 +51,8 @@ def sample_episodes(
     if len(eligible) < ways:
         raise DataError(
             f"{ways}-way {shots}-shot episodes with {queries} queries need {ways} "
-            f"classes with >= {need} images each; only {len(eligible)} have that many"
+            f"classes with >= {need} images each; only {len(eligible)} of the "
+            f"{len(by_class)} classes in {where} have that many"
         )
     rng = np.random.default_rng(seed)
     out = []

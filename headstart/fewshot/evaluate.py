@@ -77,7 +77,8 @@ def evaluate_fewshot(
     names = sorted({it.label for it in keep})
     kept = {it.id for it in keep}
     labels = np.array([names.index(it.label) if it.id in kept else -1 for it in items])
-    plans = {k: sample_episodes(labels, ways, k, queries, episodes, seed + k) for k in shots}
+    where = f"the {items[0].split} split of {data}" if items and items[0].split else str(data)
+    plans = {k: sample_episodes(labels, ways, k, queries, episodes, seed + k, where) for k in shots}
     scores = []
     for enc in encoders:
         vectors = np.asarray(enc.encode([it.path for it in items], progress=progress))

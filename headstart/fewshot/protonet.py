@@ -23,6 +23,7 @@ from headstart.embeddings.index import normalize
 from headstart.embeddings.store import collect_items
 from headstart.errors import DataError, HeadstartError
 from headstart.fewshot.episodes import Episode, mean_ci95
+from headstart.options import POSITIVE_INT, check_option
 
 METRICS = ("cosine", "euclidean")
 COSINE_SCALE = 10.0  # softmax temperature 0.1 on cosine similarities
@@ -126,7 +127,7 @@ class FewShotClassifier:
         items, _ = check_items(collect_items(list(inputs)), skip_bad=False)
         files = [it.path for it in items]
         probs = self.probabilities(files)
-        k = max(1, min(top_k, len(self.classes)))
+        k = min(check_option("top_k", top_k, POSITIVE_INT), len(self.classes))
         return [
             Prediction(str(f), [(self.classes[i], float(p[i])) for i in np.argsort(-p)[:k]])
             for f, p in zip(files, probs)

@@ -7,7 +7,8 @@ from typing import Any
 
 from headstart.engine.run import Outcome
 from headstart.io import write_text_atomic
-from headstart.report.html import esc, inline_png, markdown_table, table, write_page
+from headstart.report.html import Content, inline_png, pre, table, text, write_page
+from headstart.report.markdown import md_code, md_escape, md_table
 
 SCORE_COLUMNS = ["encoder", "ways", "shots", "episodes", "accuracy"]
 EPOCH_COLUMNS = ["epoch", "train loss", "train acc", "val loss", "val acc"]
@@ -59,37 +60,30 @@ def write_fewshot_report(job: Any, outcome: Outcome) -> None:
         else []
     )
     md = [
-        f"# headstart few-shot run {run_dir.name}",
+        f"# headstart few-shot run {md_escape(run_dir.name)}",
         "",
-        lead,
+        md_escape(lead),
         "",
         "## Few-shot evaluation (mean accuracy ± 95% interval, the same episodes for each)",
         "",
-        markdown_table(scores, SCORE_COLUMNS),
+        md_table(scores, SCORE_COLUMNS),
         "",
-        *notes,
+        *[md_escape(n) for n in notes],
         "",
         "## Plan",
         "",
-        "```",
-        job.plan.table(),
-        "```",
+        *md_code(job.plan.table()),
         "",
         "## Metrics per epoch",
         "",
-        markdown_table(epoch_rows(outcome), EPOCH_COLUMNS),
+        md_table(epoch_rows(outcome), EPOCH_COLUMNS),
     ]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
-    sections = [
-        (
-            "Few-shot evaluation",
-            table(scores, SCORE_COLUMNS) + "".join(f"<p>{esc(n)}</p>" for n in notes),
-        ),
-        ("Plan", f"<pre>{esc(job.plan.table())}</pre>"),
+    sections: list[tuple[str, Content]] = [
+        ("Few-shot evaluation", [table(scores, SCORE_COLUMNS), *[text(n) for n in notes]]),
+        ("Plan", pre(job.plan.table())),
         ("Metrics per epoch", table(epoch_rows(outcome), EPOCH_COLUMNS)),
     ]
     if (run_dir / "curves.png").is_file():
         sections.insert(1, ("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
-    write_page(
-        run_dir / "report.html", f"headstart few-shot run {run_dir.name}", esc(lead), sections
-    )
+    write_page(run_dir / "report.html", f"headstart few-shot run {run_dir.name}", lead, sections)

@@ -32,7 +32,7 @@ from headstart.engine.checkpoint import (
     save_checkpoint,
 )
 from headstart.engine.convs import fast_convolutions
-from headstart.engine.loop import EpochResult, LoopConfig
+from headstart.engine.loop import EpochResult
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
 from headstart.engine.task import ClassifierTask, Phase, StepOutput
 from headstart.errors import HeadstartError
@@ -42,7 +42,9 @@ from headstart.fewshot.checkpoint import TASK_PREFIX, fewshot_encoder
 from headstart.fewshot.evaluate import FewShotScore, evaluate_fewshot, labelled_items, score_table
 from headstart.fewshot.models import EpisodeNet, PairNet, contrastive_loss, projection_head
 from headstart.fewshot.report import write_fewshot_report
+from headstart.fewshot.rules import FEWSHOT_RULES
 from headstart.io import write_json_atomic, write_text_atomic
+from headstart.options import validate
 from headstart.strategies import (
     Part,
     PlanOptions,
@@ -94,6 +96,9 @@ class FewShotConfig:
     tensorboard: bool = True  # TensorBoard events in RUN/tensorboard
     track: str | None = None  # also log to: mlflow
 
+    def __post_init__(self) -> None:
+        validate(self, FEWSHOT_RULES)
+
 
 @dataclass
 class FewShotResult:
@@ -127,21 +132,12 @@ def train_fewshot(
 
 
 def _resume(run_dir: Path, **overrides: Any) -> FewShotResult:
-    progress = overrides.pop("progress", True)
-    epochs = overrides.pop("epochs", None)
-    if overrides:
-        raise HeadstartError(
-            f"--resume continues a run with its own settings; drop {', '.join(sorted(overrides))}"
-        )
-    jobs: list[FewShotJob] = []
+    def build(config: dict[str, Any], progress: bool) -> FewShotJob:
+        return FewShotJob(dataclasses.replace(FewShotConfig(**config), progress=progress))
 
-    def build(config: dict[str, Any]) -> FewShotJob:
-        jobs.append(FewShotJob(dataclasses.replace(FewShotConfig(**config), progress=progress)))
-        return jobs[-1]
-
-    outcome = engine.resume(run_dir, build, epochs)
-    if jobs:
-        return jobs[0].result(outcome)
+    outcome, job = engine.resume_job(run_dir, build, overrides, extendable=lambda c: True)
+    if isinstance(job, FewShotJob):
+        return job.result(outcome)
     scores = [FewShotScore(**s) for s in outcome.summary.get("fewshot_eval", [])]
     return FewShotResult(run_dir, outcome.history, scores, outcome.summary.get("threshold"))
 
@@ -159,9 +155,11 @@ class FewShotTask(ClassifierTask):
         if cfg.method == "protonet":
             self.net = EpisodeNet(job.encoder, cfg.metric)
             args = (cfg.ways, cfg.shots, cfg.queries)
-            self.train = EpisodeBatches(acts["train"], shape, labels["train"], *args, cfg.steps)
+            self.train = EpisodeBatches(
+                acts["train"], shape, labels["train"], *args, cfg.steps, split="train"
+            )
             self.val = EpisodeBatches(
-                acts["val"], shape, labels["val"], *args, cfg.val_episodes, fixed_seed=cfg.seed + 1
+                acts["val"], shape, labels["val"], *args, cfg.val_episodes, cfg.seed + 1, "val"
             )
         else:
             self.net = PairNet(job.encoder, cfg.margin)
@@ -195,7 +193,7 @@ class FewShotTask(ClassifierTask):
         return StepOutput(contrastive_loss(d, same, self.net.margin), logits, same)
 
 
-class FewShotJob:
+class FewShotJob(engine.Job):
     """One few-shot run: backbone (+ Siamese head), the plan of its top groups, the frozen
     prefix's cached activations of the train and val images."""
 
@@ -250,9 +248,6 @@ class FewShotJob:
             tf, self.device, self.dtype, progress=self.cfg.progress,
         )  # fmt: skip
 
-    def preflight(self) -> list[Any]:
-        return []
-
     def describe(self) -> list[str]:
         return [
             f"data: {self.cfg.data}  {len(self.classes)} training classes; method "
@@ -263,17 +258,8 @@ class FewShotJob:
             f"  frozen prefix cached up to {self.split.where}",
         ]
 
-    def on_start(self, run_dir: Path) -> None:
-        """Nothing beyond the run's own files."""
-
     def make_task(self) -> FewShotTask:
         return self.task
-
-    def loop_config(self) -> LoopConfig:
-        cfg = self.cfg
-        return LoopConfig(
-            cfg.epochs, cfg.seed, device=self.device, dtype=self.dtype, progress=cfg.progress
-        )
 
     def training(self) -> AbstractContextManager[Any]:
         return fast_convolutions(self.backbone.body, tuple(self.backbone.data_config["input_size"]))
@@ -284,11 +270,7 @@ class FewShotJob:
         return CheckpointMeta(
             task=TASK_PREFIX + cfg.method,
             classes=list(self.classes),
-            backbone={
-                "name": bb.name,
-                "weights_source": bb.weights_source,
-                "data_config": bb.data_config,
-            },
+            backbone=bb.describe(),
             head={"projection_dim": head_dim},
             strategy=self.plan.strategy,
             plan=self.plan.to_dict(),
@@ -302,15 +284,6 @@ class FewShotJob:
                 "split_at": self.split.where,
             },
         )
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return dict(self.model.state_dict())
-
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(tensors)
 
     def conclude(self, outcome: engine.Outcome) -> dict[str, Any]:
         """A Siamese model's distance threshold (calibrated for each checkpoint's weights on

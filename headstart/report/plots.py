@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -15,12 +16,21 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from headstart.io import write_atomic  # noqa: E402
 
 
+@contextlib.contextmanager
+def literal_text() -> Iterator[None]:
+    """Figures made inside show every label as typed: a class named ``a$\\frac$`` is text,
+    not mathtext that fails to parse when the figure is saved."""
+    with plt.rc_context({"text.parse_math": False}):
+        yield
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
     return path
 
 
+@literal_text()
 def plot_curves(path: Path, rows: Sequence[dict]) -> Path:
     """Loss and accuracy per epoch, train and val."""
     epochs = [int(r["epoch"]) for r in rows]
@@ -38,6 +48,7 @@ def plot_curves(path: Path, rows: Sequence[dict]) -> Path:
     return _save(fig, path)
 
 
+@literal_text()
 def plot_confusion(
     path: Path, cm: np.ndarray, classes: Sequence[str], normalize: bool = False
 ) -> Path:
@@ -79,6 +90,7 @@ def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = F
     return fig
 
 
+@literal_text()
 def plot_lines(
     path: Path,
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],

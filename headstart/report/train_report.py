@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,18 @@ from PIL import Image
 
 from headstart.data.images import open_image
 from headstart.io import write_text_atomic
-from headstart.report.html import esc, inline_png, key_values, markdown_table, table, write_page
+from headstart.report.html import (
+    Content,
+    figure,
+    gallery,
+    inline_png,
+    key_values,
+    pre,
+    table,
+    text,
+    write_page,
+)
+from headstart.report.markdown import md_code, md_escape, md_table
 from headstart.report.plots import plot_confusion, plot_lines
 
 PCT = {
@@ -37,13 +47,13 @@ def plot_lrs(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
 
 def confident_mistakes(
     paths: Sequence[str], true: np.ndarray, prob: np.ndarray, classes: Sequence[str], k: int = 16
-) -> str:
+) -> Content:
     """A grid of the validation images the model got wrong with the highest confidence."""
     pred = prob.argmax(1)
     wrong = np.flatnonzero(pred != true)
     order = wrong[np.argsort(-prob[wrong, pred[wrong]])][:k]
     if not len(order):
-        return "<p>No validation image was misclassified.</p>"
+        return text("No validation image was misclassified.")
     figs = []
     for i in order:
         thumb = open_image(paths[i])
@@ -55,13 +65,12 @@ def confident_mistakes(
             )
         buf = io.BytesIO()
         thumb.save(buf, "PNG")
-        src = base64.b64encode(buf.getvalue()).decode("ascii")
-        figs.append(
-            f"<figure><img alt='mistake' src='data:image/png;base64,{src}'><figcaption>"
-            f"true <b>{esc(classes[true[i]])}</b><br>predicted {esc(classes[pred[i]])} "
-            f"({prob[i, pred[i]]:.2f})</figcaption></figure>"
-        )
-    return f"<div class='grid'>{''.join(figs)}</div>"
+        caption = [
+            ("true", classes[true[i]]),
+            ("predicted", f"{classes[pred[i]]} ({prob[i, pred[i]]:.2f})"),
+        ]
+        figs.append(figure(buf.getvalue(), "mistake", caption))
+    return gallery(figs)
 
 
 def write_train_report(
@@ -81,7 +90,7 @@ def write_train_report(
     environment: dict[str, Any],
 ) -> Path:
     """Write ``report.html`` and ``report.md`` into ``run_dir``."""
-    sections = [("Plan", f"<pre>{esc(plan_table)}</pre>")]
+    sections: list[tuple[str, Content]] = [("Plan", pre(plan_table))]
     sections += _data_sections(run_dir, data_profile, classes, cm, per_class)
     if val_true is not None and val_prob is not None and len(val_true):
         sections.append(
@@ -117,7 +126,7 @@ def write_train_report(
             "",
             "## Per class",
             "",
-            markdown_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
+            md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
         ]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
     return write_page(run_dir / "report.html", title, lead, sections)
@@ -129,7 +138,7 @@ def _data_sections(
     classes: Sequence[str],
     cm: np.ndarray | None,
     per_class: list[dict],
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, Content]]:
     """Data counts and profile, curves, confusion matrices and the per-class table."""
     prof_rows = [
         {
@@ -140,7 +149,9 @@ def _data_sections(
         for c in classes
     ]
     prof = {k: v for k, v in data_profile.items() if k not in ("train_counts", "val_counts")}
-    sections = [("Data", table(prof_rows, ["class", "train", "val"]) + key_values(prof.items()))]
+    sections: list[tuple[str, Content]] = [
+        ("Data", [table(prof_rows, ["class", "train", "val"]), key_values(prof.items())])
+    ]
     if (run_dir / "curves.png").is_file():
         sections.append(("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
     if cm is not None:
@@ -148,7 +159,7 @@ def _data_sections(
             run_dir / "confusion_matrix_normalized.png", cm, classes, normalize=True
         )
         counts = inline_png(run_dir / "confusion_matrix.png", "counts")
-        sections.append(("Confusion matrix", counts + inline_png(norm, "normalized")))
+        sections.append(("Confusion matrix", [counts, inline_png(norm, "normalized")]))
         sections.append(
             ("Per class", table(per_class, ["class", "precision", "recall", "f1", "support"], PCT))
         )
@@ -156,22 +167,20 @@ def _data_sections(
 
 
 def _markdown(
-    title: str, lead: str, plan_table: str, epochs: list[dict[str, Any]], cols: list[str]
+    title: str, lead: str, plan_table: str, epochs: list[dict[str, Any]], cols: Sequence[str]
 ) -> list[str]:
     return [
-        f"# {title}",
+        f"# {md_escape(title)}",
         "",
-        lead,
+        md_escape(lead),
         "",
         "## Plan",
         "",
-        "```",
-        plan_table,
-        "```",
+        *md_code(plan_table),
         "",
         "## Metrics per epoch",
         "",
-        markdown_table(epochs, cols),
+        md_table(epochs, cols),
     ]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from headstart.errors import HeadstartError
+from headstart import options as opt
+from headstart.options import Rule, validate
 
 MB = 2**20
+POSITIVE = opt.Number(low=0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,13 @@ class Limits:
     batch_wait_ms: float = 2.0  # how long a model run waits for more requests to join
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not value > 0:
-                raise HeadstartError(f"--{name.replace('_', '-')} must be positive (got {value})")
+        validate(self, LIMIT_RULES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Every limit is positive: a count, a size or a time.
+LIMIT_RULES: dict[str, Rule] = {
+    f.name: POSITIVE if isinstance(f.default, float) else opt.POSITIVE_INT for f in fields(Limits)
+}

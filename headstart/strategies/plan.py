@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from headstart.errors import HeadstartError
 from headstart.strategies.strategy import Strategy, parse_strategy
+
+if TYPE_CHECKING:  # annotations only: the CLI reads PlanOptions without importing torch
+    from torch import nn
 
 # Batch-norm modes of a group: "frozen" keeps the pretrained running statistics even while
 # the group's weights train (Keras' fine-tuning advice; stable with small batches); "adapt"

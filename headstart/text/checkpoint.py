@@ -23,9 +23,10 @@ from headstart.backbones import fingerprint
 from headstart.engine.checkpoint import CheckpointMeta, read_meta, read_tensors, resolve_checkpoint
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import CheckpointError, DataError
+from headstart.options import POSITIVE_INT, check_option
 from headstart.text.config import TextConfig
 from headstart.text.data import read_text_file
-from headstart.text.fit import TASK
+from headstart.text.job import TASK
 from headstart.text.model import (
     TextClassifier,
     build_classifier,
@@ -111,7 +112,7 @@ class TextCheckpoint:
         if not texts:
             raise DataError("no texts to classify")
         probs = self.probabilities(texts)
-        k = max(1, min(top_k, len(self.classes)))
+        k = min(check_option("top_k", top_k, POSITIVE_INT), len(self.classes))
         out = []
         for text, p in zip(texts, probs):
             order = np.argsort(-p)[:k]

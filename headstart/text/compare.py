@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from headstart.errors import HeadstartError
 from headstart.io import write_json_atomic
 from headstart.strategies import parse_strategy
 from headstart.text.config import ALLOWED, STRATEGIES, TextConfig
+from headstart.text.data import TextData
 from headstart.text.fit import fit_text, load_data
 from headstart.text.measure import PeakMemory
+from headstart.text.recommend import recommend_text
 from headstart.text.report import write_compare_report
 
 COLUMNS = (
@@ -60,6 +62,8 @@ class StrategyResult:
     lr: float
     head_lr: float
     run_dir: str
+    resolved: str = ""  # what ``auto`` chose
+    advice_s: float = 0.0  # auto: the seconds recommend took (included in ``seconds``)
 
     @property
     def share(self) -> float:
@@ -67,7 +71,7 @@ class StrategyResult:
 
     def cells(self) -> list[str]:
         return [
-            self.strategy,
+            f"{self.strategy} ({self.resolved})" if self.resolved else self.strategy,
             f"{self.trainable_params:,}",
             f"{self.share:.3f}",
             f"{self.accuracy:.4f}",
@@ -163,6 +167,31 @@ def finished_result(cfg: TextConfig, run_dir: Path) -> StrategyResult | None:
     return StrategyResult(**json.loads(out_file.read_text(encoding="utf-8")))
 
 
+def _auto_row(
+    cfg: TextConfig,
+    data: TextData,
+    rows: list[StrategyResult],
+    out: Path,
+    run: Callable[[TextConfig, Path], StrategyResult],
+) -> StrategyResult:
+    """The ``auto`` row: recommend's advice, trained (or the row that already ran exactly
+    it); its wall time includes the advice's."""
+    start = time.perf_counter()
+    rec = recommend_text(data, cfg)
+    advice_s = time.perf_counter() - start
+    print(f"auto: {rec.strategy}. " + " ".join(rec.reasons), flush=True)
+    same = next((r for r in rows if r.strategy == rec.strategy and not rec.overrides), None)
+    if same is not None:
+        print(f"auto = {rec.strategy}: the same run as the {rec.strategy} row")
+        row = dataclasses.replace(same, seconds=same.seconds + advice_s)
+    else:
+        resolved = dataclasses.replace(cfg, strategy=rec.strategy, **rec.overrides)
+        row = run(resolved, out / "auto")
+        row.seconds += advice_s
+    row.strategy, row.resolved, row.advice_s = "auto", rec.strategy, advice_s
+    return row
+
+
 def compare_text(
     data: str | Path | None = None,
     config: TextConfig | None = None,
@@ -181,7 +210,10 @@ def compare_text(
         cfg.data = str(data)
     if not strategies:
         raise HeadstartError(f"--strategies is empty; choose from {', '.join(STRATEGIES)}")
-    strategies = [str(parse_strategy(s).check(ALLOWED, "text classification")) for s in strategies]
+    strategies = [
+        s if s == "auto" else str(parse_strategy(s).check(ALLOWED, "text classification"))
+        for s in strategies
+    ]
     text_data = load_data(cfg)  # fail on bad data before the first run starts
     if resume is not None:
         out = Path(resume)
@@ -193,17 +225,20 @@ def compare_text(
         f"compare: {out}  ({len(text_data.train_texts)} train / {len(text_data.val_texts)} "
         f"val texts, {cfg.epochs} epochs, batch {cfg.batch_size}, max length {cfg.max_length})"
     )
-    rows = []
+    rows: list[StrategyResult] = []
+    run = _run_isolated if isolate else run_strategy
     for strategy in strategies:
         # Each strategy at its own default LRs (DEFAULT_LRS): one LR cannot suit them all.
         run_cfg = dataclasses.replace(cfg, strategy=strategy, lr=None, head_lr=None, name=strategy)
         print(f"\n=== {strategy} ===", flush=True)
+        if strategy == "auto":
+            rows.append(_auto_row(run_cfg, text_data, rows, out, run))
+            continue
         done = finished_result(run_cfg, out / strategy) if resume is not None else None
         if done is not None:
             print(f"finished earlier with the same settings: {out / strategy}")
             rows.append(done)
             continue
-        run = _run_isolated if isolate else run_strategy
         rows.append(run(run_cfg, out / strategy))
     settings = {
         k: getattr(cfg, k)

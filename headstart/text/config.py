@@ -23,15 +23,55 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from headstart.errors import HeadstartError
-from headstart.strategies import ADAPTERS, PlanOptions, parse_strategy, resolve_lrs
+from headstart import options as opt
+from headstart.options import Rule, validate
+from headstart.strategies.defaults import resolve_lrs
+from headstart.strategies.plan import PlanOptions
+from headstart.strategies.strategy import ADAPTERS, parse_strategy
 
 # What a text encoder can do, in ``text compare``'s default order.
 STRATEGIES = ("feature-extraction", "full", "lora", "ia3", "prompt", "prefix")
 ALLOWED = (*STRATEGIES, "partial", "progressive")
 SCHEDULES = ("linear", "cosine", "constant")
 
-__all__ = ["ADAPTERS", "ALLOWED", "SCHEDULES", "STRATEGIES", "TextConfig"]
+__all__ = ["ADAPTERS", "ALLOWED", "SCHEDULES", "STRATEGIES", "TEXT_RULES", "TextConfig"]
+
+
+def check_strategy(spec: Any) -> str:
+    """The canonical name of a text strategy (``frozen`` is ``feature-extraction``); a name
+    that is not one is parse_strategy's own line (naming the strategies that apply). ``auto``
+    stays: ``recommend_text`` resolves it before the run."""
+    if str(spec) == "auto":
+        return "auto"
+    return str(parse_strategy(str(spec)).check(ALLOWED, "text classification"))
+
+
+# The allowed value of every numeric or choice option of ``TextConfig``.
+TEXT_RULES: dict[str, Rule] = {
+    "strategy": opt.Custom(
+        check_strategy, f"one of {', '.join(ALLOWED)}, partial:N, progressive:N, auto"
+    ),
+    "epochs": opt.POSITIVE_INT,
+    "batch_size": opt.POSITIVE_INT,
+    "max_length": opt.POSITIVE_INT,
+    "lr": opt.OPTIONAL_LR,
+    "head_lr": opt.OPTIONAL_LR,
+    "lr_decay": opt.Number(low=0, high=1, low_open=True),
+    "partial_groups": opt.POSITIVE_INT,
+    "head_epochs": opt.COUNT,
+    "weight_decay": opt.WEIGHT_DECAY,
+    "warmup_epochs": opt.EPOCHS_FLOAT,
+    "schedule": opt.Choice(SCHEDULES),
+    "clip_grad": opt.CLIP_GRAD,
+    "dropout": opt.PROBABILITY_BELOW_1,
+    "lora_r": opt.POSITIVE_INT,
+    "lora_alpha": opt.POSITIVE_INT,
+    "virtual_tokens": opt.POSITIVE_INT,
+    "val_fraction": opt.FRACTION,
+    "seed": opt.SEED,
+    "precision": opt.PRECISION,
+    "device": opt.DEVICE,
+}
 
 
 @dataclass
@@ -77,15 +117,7 @@ class TextConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        strategy = parse_strategy(self.strategy).check(ALLOWED, "text classification")
-        self.strategy = str(strategy)  # the canonical name (``frozen`` is feature-extraction)
-        if self.schedule not in SCHEDULES:
-            raise HeadstartError(
-                f"--schedule '{self.schedule}': choose one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise HeadstartError(f"--{name.replace('_', '-')} must be at least 1")
+        validate(self, TEXT_RULES)
 
     def resolved_lrs(self) -> tuple[float, float]:
         """(encoder/adapter LR, head LR): the flags if given, else the strategy's defaults."""

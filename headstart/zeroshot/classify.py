@@ -19,6 +19,7 @@ from headstart.embeddings.encoders import ImageEncoder
 from headstart.embeddings.index import normalize
 from headstart.embeddings.store import collect_items
 from headstart.errors import HeadstartError
+from headstart.options import POSITIVE_INT, check_option
 from headstart.zeroshot.clip import clip_encoder
 from headstart.zeroshot.conse import conse_encoder
 
@@ -52,6 +53,19 @@ def parse_labels(text: str | Sequence[str]) -> list[str]:
             '--labels "cat,cup of coffee,rocket"'
         )
     return labels
+
+
+def check_templates(templates: Sequence[str] | None) -> list[str] | None:
+    """Prompt templates that each put the label in one place (``{}``), or one line saying
+    which does not."""
+    for t in templates or []:
+        try:
+            ok = t.format("\0") != t.format("")  # the label lands somewhere
+        except (IndexError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise HeadstartError(f"--template '{t}': put one {{}} where the label goes")
+    return list(templates) if templates else None
 
 
 def label_vectors(
@@ -110,10 +124,12 @@ def zeroshot(
     ('cat', 0.93)
     """
     names = parse_labels(labels)
+    templates = check_templates(templates)
+    top_k = check_option("top_k", top_k, POSITIVE_INT)
+    items, _ = check_items(collect_items(list(images)), skip_bad=False)  # before loading models
     enc = text_aligned_encoder(model, device, precision) if isinstance(model, str) else model
     if enc.text is None:
         raise HeadstartError(f"--model {enc.spec} has no text side; use conse or clip:NAME")
-    items, _ = check_items(collect_items(list(images)), skip_bad=False)
     files = [it.path for it in items]
     explained = getattr(enc, "encode_explained", None)  # ConSE: vectors and their classes
     if explained is not None:
@@ -127,7 +143,7 @@ def zeroshot(
     logits = scale * sims
     probs = np.exp(logits - logits.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
-    k = max(1, min(top_k, len(names)))
+    k = min(top_k, len(names))
     preds = [
         ZeroShotPrediction(
             str(it.path),

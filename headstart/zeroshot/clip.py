@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from torch import nn
 from torchvision import transforms as T
 
 from headstart.backbones import fingerprint
+from headstart.backbones.weights import check_model_folder
 from headstart.embeddings.encoders import ModuleEncoder
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import BackboneError
@@ -107,6 +109,7 @@ def load_clip(name: str) -> tuple[Any, Any, Any]:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    check_model_folder(Path(name).expanduser())
     try:
         model = CLIPModel.from_pretrained(name).eval()
         tokenizer = AutoTokenizer.from_pretrained(name)

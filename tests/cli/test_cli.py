@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,13 @@ from headstart.cli.main import main
 from tests.conftest import make_folder
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "headstart", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "headstart", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
     )
 
 
@@ -104,7 +109,7 @@ def test_evaluate_with_other_classes_is_one_line(trained, tmp_path):
 )
 def test_user_mistakes_are_one_clear_line(tmp_path, args, expected):
     data = make_folder(tmp_path / "d")
-    r = cli(*[a.format(data=data, tmp=tmp_path) for a in args])
+    r = cli(*[a.format(data=data, tmp=tmp_path) for a in args], cwd=tmp_path)  # runs/ goes here
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert expected in r.stderr
@@ -186,4 +191,4 @@ def test_compare_reads_seed_as_its_seeds():
     from headstart.cli.main import build_parser
 
     args = build_parser().parse_args(["compare", "data", "--seed", "1"])
-    assert args.seeds == "1" and "seed" not in vars(args)
+    assert args.seeds == [1] and "seed" not in vars(args)

@@ -38,7 +38,9 @@ def test_feature_extraction_learns_fashion_mnist(fmnist, fe_run):
     ckpt = Checkpoint.load(result.run_dir)
     assert ckpt.data_config["mean"] == [0.5, 0.5, 0.5]
     ev = ckpt.evaluate(fmnist)
-    assert ev.accuracy == pytest.approx(result.best["val_acc"], abs=0.02)
+    # The checkpoint runs the body as the feature cache did (batch norm folded, same precision):
+    # measured equal (0.805 both); unfolded under bf16 it read 0.785. One image of slack.
+    assert ev.accuracy == pytest.approx(result.best["val_acc"], abs=0.0051)
 
 
 def _imagenet_lite0() -> torch.nn.Module:
@@ -49,16 +51,18 @@ def _imagenet_lite0() -> torch.nn.Module:
 
 def test_bf16_predictions_agree_with_fp32(fe_run, tmp_path):
     """A trained classifier's top-1 under bf16 autocast + channels-last vs the fp32 reference,
-    on 1,000 real images it was not trained on. Measured: 99.1% for this head (1,000 train
-    images; the 9 disagreements all had an fp32 top-1 margin under 0.07); a head trained on only
-    200 images has smaller margins and agreed on 98.4%."""
+    on 1,000 real images it was not trained on. Measured: 99.1% for this head on an AMD EPYC
+    (1,000 train images; the 9 disagreements all had an fp32 top-1 margin under 0.07) and 98.9%
+    on an Intel Xeon with AMX; a head trained on only 200 images has smaller margins and agreed
+    on 98.4%. The bound leaves 2 points for other CPUs' bf16 rounding; a broken bf16 or
+    channels-last path disagrees on far more."""
     run = fe_run.run_dir
     sample = export_dataset("fashion-mnist", tmp_path / "sample", 1, 100, seed=1)
     images = [sample / "val"]
     fp32 = Checkpoint.load(run, precision="fp32").predict(images, top_k=1)
     bf16 = Checkpoint.load(run, precision="bf16").predict(images, top_k=1)
     agree = np.mean([a.top[0][0] == b.top[0][0] for a, b in zip(fp32, bf16)])
-    assert len(fp32) == 1000 and agree >= 0.99
+    assert len(fp32) == 1000 and agree >= 0.97, agree
 
 
 def test_packaged_weights_recognise_sample_photos():

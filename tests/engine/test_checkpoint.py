@@ -67,7 +67,7 @@ def test_loading_never_unpickles(tmp_path):
 
     bad = tmp_path / "evil.pth"
     bad.write_bytes(pickle.dumps({"w": Evil()}))
-    with pytest.raises(BackboneError, match="cannot read weights file"):
+    with pytest.raises(BackboneError, match="holds pickled objects; headstart loads only tensors"):
         read_state_dict(bad)
     assert not (tmp_path / "pwned").exists()
     with pytest.raises(CheckpointError):

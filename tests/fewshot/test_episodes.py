@@ -62,3 +62,18 @@ def test_ci95_is_1_96_standard_errors():
     mean, ci = mean_ci95(acc)
     assert mean == pytest.approx(0.65)
     assert ci == pytest.approx(1.96 * acc.std(ddof=1) / 2)
+
+
+def test_too_few_images_names_the_split_it_counted(tmp_path, capsys):
+    """`fewshot train` said "only 0 have that many" without saying where it counted."""
+    from tests.cli.helpers import run_main
+    from tests.conftest import make_folder
+
+    data = make_folder(tmp_path / "d", 12, 3)
+    argv = ["fewshot", "train", str(data), "--backbone", "test_efficientnet", "--weights"]
+    argv += ["random", "--ways", "2", "--shots", "2", "--queries", "2", "--no-progress"]
+    code, err = run_main([*argv, "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "only 0 of the 3 classes in the val split have that many" in err
+    code, err = run_main(["fewshot", "eval", str(data), "--backbone", "pixels:8"], capsys)
+    assert f"only 0 of the 3 classes in the val split of {data} have that many" in err, err

@@ -82,3 +82,12 @@ def ink(png: Path) -> float:
     arr = np.asarray(Image.open(png).convert("RGB")).astype(int)
     background = arr[5, 5]
     return float((np.abs(arr - background).sum(axis=2) > 30).mean())
+
+
+def dom(page: Path) -> str:
+    """The page's DOM after its scripts (if any) ran, as Chromium serializes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = [chromium(), *FLAGS, f"--user-data-dir={tmp}/profile"]
+        return subprocess.run(
+            [*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        ).stdout

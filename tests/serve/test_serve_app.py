@@ -172,5 +172,5 @@ def test_serve_refuses_what_it_cannot_serve(image_export: Path, tmp_path: Path, 
 def test_limits_must_be_positive() -> None:
     from headstart.errors import HeadstartError
 
-    with pytest.raises(HeadstartError, match="--max-files must be positive"):
+    with pytest.raises(HeadstartError, match="--max-files 0: must be an integer >= 1"):
         Limits(max_files=0)

@@ -20,7 +20,8 @@ from headstart.errors import HeadstartError
 from headstart.strategies.schedule import lr_factor
 from headstart.text.checkpoint import TextCheckpoint
 from headstart.text.config import STRATEGIES
-from headstart.text.fit import TextJob, fit_text, load_data
+from headstart.text.fit import fit_text
+from headstart.text.job import TextJob, load_data
 from headstart.text.model import build_classifier, load_pretrained
 from tests.conftest import assert_tensorboard
 from tests.report.figures import assert_figures_have_sources

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from headstart.embeddings import VectorIndex, embed, search
 from headstart.errors import BackboneError, HeadstartError
@@ -102,6 +103,7 @@ def test_clip_index_answers_text_queries(tiny_clip, images, tmp_path):
 
 
 def test_clip_errors_are_one_clear_line(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")  # images are checked before the model
     with pytest.raises(BackboneError, match="cannot load CLIP"):
         zeroshot([tmp_path], "a,b", f"clip:{tmp_path / 'nothing-here'}")
     with pytest.raises(HeadstartError, match="at least 2"):

