@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/headstart demo
 
 test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
