@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
 from headstart.cli.train import TRAIN_HELP
-from headstart.config import TrainConfig
+from headstart.config import TRAIN_RULES, TrainConfig
+from headstart.options import Number
 
 OPTIONS = (
     "backbone", "weights", "strategy", "epochs", "batch_size", "head_lr", "lr_decay", "lr_min",
@@ -32,13 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rule",
         default="steep",
         choices=("steep", "valley", "minimum"),
-        help="which suggestion the summary uses (default: steep; valley is fastai's default, "
-        "which was 1.6-1.7 points worse in the README's measurement)",
+        help="which suggestion the summary uses (valley is fastai's default, which was 1.6-1.7 "
+        "points worse in the README's measurement)",
     )
-    p.add_argument("--steps", type=int, default=100, help="steps of the ramp (default: 100)")
+    add_checked(p, "--steps", Number(low=10, integer=True), default=100, help="steps of the ramp")
     p.add_argument("--json", action="store_true", help="print JSON")
     helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
-    add_dataclass_options(p, TrainConfig, helps)
+    add_dataclass_options(p, TrainConfig, helps, rules=TRAIN_RULES)
     p.set_defaults(func=run_lr_find)
 
 

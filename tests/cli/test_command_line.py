@@ -100,6 +100,7 @@ CONFIGS = {
     "train": TrainConfig,
     "compare": TrainConfig,
     "doctor": TrainConfig,
+    "lr-find": TrainConfig,
     "text train": TextConfig,
     "text compare": TextConfig,
     "text recommend": TextConfig,

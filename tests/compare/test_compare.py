@@ -7,7 +7,9 @@ the report and the advice rules.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import torch
@@ -63,13 +65,11 @@ def test_results_table_and_report(compared, tmp_path):
 
 
 def test_the_report_links_each_strategy_run_and_runs_lists_them_under_it(compared):
-    import re
-
     from headstart.runs import find_runs
 
     d = compared.run_dir
     html = (d / "report.html").read_text()
-    links = re.findall(r"<a href='([^']+)'>", html)
+    links = [unquote(x) for x in re.findall(r'<a href="([^"]+)">', html)]
     assert len(links) == 6  # 3 strategies x 2 seeds
     for link in links:
         assert (d / link).is_file(), link  # relative to the report: the folder can move
