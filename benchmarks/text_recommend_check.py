@@ -20,7 +20,7 @@ from pathlib import Path
 
 from headstart.text.compare import compare_text
 from headstart.text.config import TextConfig
-from headstart.text.datasets import export_text_dataset
+from headstart.text.datasets import HEADER, export_text_dataset
 
 HERE = Path(__file__).resolve().parent
 STRATEGIES = ("feature-extraction", "lora", "full", "auto")
@@ -31,8 +31,8 @@ def check(name: str, n_train: int, args: argparse.Namespace, out: Path) -> dict:
     if not data.is_file():
         export_text_dataset(name, data, n_train, args.val, seed=args.seed, force=True)
     cfg = TextConfig(
-        data=str(data), epochs=args.epochs, seed=args.seed, out=str(out), progress=False,
-        name=f"{name}-{n_train}",
+        data=str(data), text_col=HEADER.split(",")[0], epochs=args.epochs, seed=args.seed,
+        out=str(out), progress=False, name=f"{name}-{n_train}",
     )  # fmt: skip
     result = compare_text(config=cfg, strategies=STRATEGIES, isolate=not args.in_process)
     rows = {r.strategy: r for r in result.rows}

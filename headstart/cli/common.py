@@ -128,12 +128,11 @@ def print_json(obj: Any) -> None:
 
 def resume_options(args: argparse.Namespace) -> dict[str, Any]:
     """What ``--resume`` may change: ``--epochs`` (to extend a finished run) and progress bars;
-    any other option given is refused (a resumed run keeps its own settings)."""
-    given = {
-        k: v
-        for k, v in vars(args).items()
-        if k not in ("resume", "func", "command", "action", "data", "config") and v is not None
-    }
+    any other option given is refused (a resumed run keeps its own settings; values of
+    ``HEADSTART_OVERRIDES`` other than those two are left out)."""
+    ignored = {"resume", "func", "command", "action", "data", "config", "overridden"}
+    ignored |= set(getattr(args, "overridden", ())) - {"epochs", "progress"}
+    given = {k: v for k, v in vars(args).items() if k not in ignored and v is not None}
     out: dict[str, Any] = {k: given.pop(k) for k in ("epochs", "progress") if k in given}
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))

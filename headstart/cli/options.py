@@ -29,7 +29,10 @@ def apply_overrides(args: argparse.Namespace, command: str) -> None:
         values = None
     if not isinstance(values, dict):
         raise HeadstartError('HEADSTART_OVERRIDES must be a JSON object, e.g. {"epochs": 1}')
+    overridden = []
     for key, value in values.items():
         scope, _, name = key.rpartition(":")
         if not scope or scope == command:
             setattr(args, name.replace("-", "_"), value)
+            overridden.append(name.replace("-", "_"))
+    args.overridden = tuple(overridden)  # what --resume leaves to the run's own settings
