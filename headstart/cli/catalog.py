@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_checked, add_shared, print_json
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("backbones", help="list backbones and whether they work offline")
-    b.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(b, "json")
     b.set_defaults(func=run_backbones)
 
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
     ls = dsub.add_parser("list", help="list the data sets")
-    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(ls, "json")
     ls.set_defaults(func=run_list)
     e = dsub.add_parser(
         "export",

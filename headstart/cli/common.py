@@ -141,14 +141,44 @@ def resume_options(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """``--precision`` and ``--device`` of commands that run a trained model."""
-    parser.add_argument(
+# Options many commands share, in their usual wording: ``add_shared`` adds them by name.
+SHARED_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "config": ("--config", {"help": "YAML file of options; flags override it"}),
+    "resume": (
+        "--resume",
+        {
+            "metavar": "RUN_DIR",
+            "help": "continue the run in RUN_DIR from its last checkpoint (with --epochs N: "
+            "extend a finished run to N epochs)",
+        },
+    ),
+    "json": ("--json", {"action": "store_true", "help": "print JSON"}),
+    "which": ("--which", {"default": "best", "choices": ("best", "last")}),
+    "precision": (
         "--precision",
-        default="auto",
-        choices=("auto", "bf16", "fp16", "fp32"),
-        help="auto: the precision the run trained and validated with (default: auto)",
-    )
-    parser.add_argument(
-        "--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)"
-    )
+        {
+            "default": "auto",
+            "choices": ("auto", "bf16", "fp16", "fp32"),
+            "help": "auto: the precision the run trained and validated with (default: auto)",
+        },
+    ),
+    "device": (
+        "--device",
+        {"default": "auto", "help": "auto | cpu | cuda | cuda:N (default: auto)"},
+    ),
+}
+
+
+def add_shared(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:
+    """Add the shared options ``names`` (keys of ``SHARED_OPTIONS``) in that order;
+    ``helps[name]`` replaces an option's usual help text, e.g.
+    ``add_shared(parser, "config", "resume", resume="continue the run in RUN_DIR")``."""
+    for name in names:
+        flag, kwargs = SHARED_OPTIONS[name]
+        parser.add_argument(flag, **{**kwargs, **({"help": helps[name]} if name in helps else {})})
+
+
+def add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+    """``--which``, ``--precision``, ``--device`` and ``--json`` of commands that run a trained
+    model from a run directory."""
+    add_shared(parser, "which", "precision", "device", "json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from headstart.cli.common import add_checked, add_dataclass_options, build_config
+from headstart.cli.common import add_checked, add_dataclass_options, add_shared, build_config
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import COMPARE_RULES, TRAIN_RULES, TrainConfig
 from headstart.io import check_writable
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--backbone", default="tf_efficientnet_lite0")
     r.add_argument("--weights", default="pretrained")
     add_checked(r, "--epochs", POSITIVE_INT, help="fix the number of epochs")
-    r.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(r, "json")
     r.set_defaults(func=run_recommend)
 
 

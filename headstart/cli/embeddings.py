@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_checked, add_shared, print_json
 from headstart.io import check_writable, remove_empty_dirs
 from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 
@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_checked(s, "--k", POSITIVE_INT, default=5, help="results per query")
     s.add_argument("--sheet", metavar="PNG", help="write a contact sheet of the results")
-    s.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(s, "json")
     s.set_defaults(func=run_search)
 
     p = sub.add_parser("probe", help="linear probe, kNN and k-means on labelled embeddings")
@@ -119,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(p, "--test-size", FRACTION, default=0.25, help="random held-out fraction")
     add_checked(p, "--k", POSITIVE_INT, default=5, help="neighbours of the kNN classifier")
     add_checked(p, "--seed", SEED, default=0)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     p.set_defaults(func=run_probe)
 
 

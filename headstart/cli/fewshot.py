@@ -8,12 +8,13 @@ from headstart.cli.common import (
     Parser,
     add_checked,
     add_dataclass_options,
+    add_shared,
     build_config,
     print_json,
     resume_options,
 )
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.options import RUN_HELP
 from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
@@ -25,11 +26,10 @@ headstart fewshot train DATA [options]             episodic fine-tuning or a Sia
 (`headstart fewshot eval --help` and `headstart fewshot train --help` list their options)"""
 
 TRAIN_HELP = {
+    **RUN_HELP,
     "method": "protonet (episodic fine-tuning, prototypical loss) | siamese (contrastive loss)",
     "backbone": "timm name or torchvision:NAME",
-    "weights": "pretrained, random, or a local .safetensors/.pth file",
     "train_groups": "top layer groups of the backbone that train (the rest is cached once)",
-    "epochs": "training epochs",
     "steps": "episodes (protonet) or pair batches (siamese) per epoch",
     "ways": "classes per training episode",
     "shots": "support images per class in a training episode",
@@ -48,13 +48,9 @@ TRAIN_HELP = {
     "eval_shots": "shots of the final evaluation",
     "eval_episodes": "episodes of the final evaluation",
     "eval_queries": "queries per class of the final evaluation",
-    "seed": "random seed",
     "precision": "auto | bf16 | fp32",
-    "device": "auto | cpu | cuda | cuda:N",
-    "out": "folder for run directories",
     "name": "run name (default DATA-METHOD)",
     "progress": "show progress",
-    **TRACKING_HELP,
 }
 
 
@@ -78,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="Siamese run directory (from `headstart fewshot train --method siamese`)",
     )
-    v.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(v, "json")
     v.set_defaults(func=run_verify)
 
 
@@ -93,7 +89,7 @@ def _classify_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     p.add_argument("--metric", default="cosine", choices=METRIC.choices)
     add_checked(p, "--top-k", POSITIVE_INT, default=3, help="classes per query")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     return p
 
 
@@ -124,7 +120,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     add_checked(
         p, "--precision", EVAL_RULES["precision"], default="auto", help="auto | bf16 | fp32"
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     return p
 
 
@@ -139,10 +135,7 @@ def _train_parser() -> argparse.ArgumentParser:
         "prototypes on the same episodes.",
     )
     p.add_argument("data", nargs="?", help="folder with train/ and val/ class folders")
-    p.add_argument("--config", help="YAML file of options; flags override it")
-    p.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
-    )
+    add_shared(p, "config", "resume", resume="continue the run in RUN_DIR from its last checkpoint")
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
     return p
 

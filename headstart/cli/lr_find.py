@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_dataclass_options, add_shared, build_config, print_json
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import TrainConfig
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lr_find.png, .csv and .json to runs/lr-find/NAME/. `train --lr find` trains with it.",
     )
     p.add_argument("data", help="data folder, CSV/JSONL manifest or hf:NAME_OR_DIR")
-    p.add_argument("--config", help="YAML file of options; flags override it")
+    add_shared(p, "config")
     p.add_argument(
         "--rule",
         default="steep",
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "which was 1.6-1.7 points worse in the README's measurement)",
     )
     p.add_argument("--steps", type=int, default=100, help="steps of the ramp (default: 100)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
     add_dataclass_options(p, TrainConfig, helps)
     p.set_defaults(func=run_lr_find)

@@ -1,5 +1,4 @@
-"""Option help shared by the commands that train (each config has these fields), and
-``HEADSTART_OVERRIDES``."""
+"""Option help shared by the commands that train (``RUN_HELP``), and ``HEADSTART_OVERRIDES``."""
 
 from __future__ import annotations
 
@@ -9,7 +8,18 @@ import os
 
 from headstart.errors import HeadstartError
 
-TRACKING_HELP = {
+# The options every training command words alike; a command's own help dict adds the rest and
+# may reword one (``{**RUN_HELP, "epochs": "epochs per model", ...}``). A field its config lacks
+# is skipped.
+RUN_HELP = {
+    "weights": "pretrained, random, or a local .safetensors/.pth file",
+    "epochs": "training epochs",
+    "clip_grad": "clip the global gradient norm to this value (default: off)",
+    "seed": "random seed",
+    "out": "folder for run directories",
+    "name": "run name (default: DATA-STRATEGY)",
+    "device": "auto | cpu | cuda | cuda:N",
+    "progress": "show progress bars",
     "tensorboard": "write TensorBoard events to RUN/tensorboard (tensorboard --logdir runs)",
     "track": "also log the run to: mlflow (./mlruns, or MLFLOW_TRACKING_URI)",
 }

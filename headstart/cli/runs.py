@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import print_json
+from headstart.cli.common import add_shared, print_json
 
 SORT_HELP = (
     "column to sort by: task, name, data, model, strategy, epochs, best_val_acc, last_val_acc, "
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR | show RUN",
         help="the folder of runs (default: runs), or `show` and a run directory",
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     p.add_argument("--sort", default="date", metavar="KEY", help=SORT_HELP)
     p.add_argument("--ascending", action="store_true", help="sort lowest (oldest) first")
     p.set_defaults(func=run_runs)

@@ -6,20 +6,22 @@ import argparse
 
 from headstart.cli.common import (
     add_checked,
+    add_checkpoint_options,
     add_dataclass_options,
-    add_inference_options,
+    add_shared,
     build_config,
     print_json,
     resume_options,
 )
 from headstart.cli.export import add_export_options, run_export
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.options import RUN_HELP
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf
 from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
 TEXT_HELP = {
+    **RUN_HELP,
     "val": "a separate validation file (else DATA's split column, else --val-fraction)",
     "text_col": "column (CSV/TSV) or key (JSONL) holding the text",
     "label_col": "column or key holding the label",
@@ -28,7 +30,6 @@ TEXT_HELP = {
     "or a local model folder",
     "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive | auto (frozen: the old "
     "name of feature-extraction; auto: what `headstart text recommend` advises)",
-    "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
     "group_by_length": "batch texts of similar length together (less padding, faster); "
@@ -40,7 +41,6 @@ TEXT_HELP = {
     "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
     "partial_groups": "partial: how many top transformer layers train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
-    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",
@@ -51,14 +51,8 @@ TEXT_HELP = {
     "virtual_tokens": "prompt/prefix tuning: number of virtual tokens",
     "target_modules": "adapter target modules (default: PEFT's choice for the model type)",
     "val_fraction": "val share when there is no split column and no --val",
-    "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
-    "device": "auto | cpu | cuda | cuda:N",
     "cache_dir": "where frozen-encoder embeddings are cached (default ~/.cache/headstart)",
-    "out": "folder for run directories",
-    "name": "run name (default: DATA-STRATEGY)",
-    "progress": "show progress bars",
-    **TRACKING_HELP,
 }
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
 RECOMMEND_SKIP = ("strategy", "lr", "head_lr", "epochs", "out", "name", "lr_decay", "clip_grad")
@@ -86,13 +80,7 @@ def _register_train(tsub: argparse._SubParsersAction) -> None:
         description="Train a text classifier from a CSV, TSV or JSONL file.",
     )
     tr.add_argument("data", nargs="?", help=DATA_HELP)
-    tr.add_argument("--config", help="YAML file of options; flags override it")
-    tr.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
-        "a finished run to N epochs)",
-    )
+    add_shared(tr, "config", "resume")
     add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
     tr.set_defaults(func=run_train)
 
@@ -106,7 +94,7 @@ def _register_compare(tsub: argparse._SubParsersAction) -> None:
         "and write the table and the report.",
     )
     c.add_argument("data", nargs="?", help=DATA_HELP)
-    c.add_argument("--config", help="YAML file of options; flags override it")
+    add_shared(c, "config")
     add_checked(
         c,
         "--strategies",
@@ -139,8 +127,7 @@ def _register_recommend(tsub: argparse._SubParsersAction) -> None:
         "texts, and propose feature-extraction, lora or full, with the reasons.",
     )
     r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
-    r.add_argument("--config", help="YAML file of options; flags override it")
-    r.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(r, "config", "json")
     add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP, rules=TEXT_RULES)
     r.set_defaults(func=run_recommend)
 
@@ -153,9 +140,7 @@ def _register_predict(tsub: argparse._SubParsersAction) -> None:
         "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
     )
     add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
-    p.add_argument("--which", default="best", choices=("best", "last"))
-    add_inference_options(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_checkpoint_options(p)
     p.set_defaults(func=run_predict)
 
 

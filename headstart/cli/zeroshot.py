@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_checked, add_shared, print_json
 from headstart.options import DEVICE, POSITIVE_INT, PRECISION
 
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(z, "--top-k", POSITIVE_INT, default=3, help="labels per image")
     add_checked(z, "--device", DEVICE, default="auto", help=DEVICE.describe())
     add_checked(z, "--precision", PRECISION, default="auto", help=PRECISION.describe())
-    z.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(z, "json")
     z.set_defaults(func=run_zeroshot)
 
 
