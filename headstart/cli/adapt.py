@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
-from headstart.cli.common import add_dataclass_options, add_shared, build_config, resume_options
+from headstart.cli.common import (
+    add_command,
+    add_dataclass_options,
+    add_shared,
+    build_config,
+    resume_options,
+)
 from headstart.cli.options import RUN_HELP
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
@@ -51,14 +57,7 @@ ADAPT_HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "adapt",
-        help="domain adaptation (DANN) vs a source-only model, same budget",
-        description="Train a source-only model and a DANN model (gradient reversal with the "
-        "scheduled coefficient, a domain discriminator) on a labelled source and "
-        "unlabelled target images; report target accuracy of both, the domain gap "
-        "before and after, and 2-D maps of both domains.",
-    )
+    p = add_command(sub, "adapt", run_adapt)
     add_shared(
         p,
         "config",
@@ -67,10 +66,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "others continue from their last checkpoint",
     )
     add_dataclass_options(p, AdaptConfig, ADAPT_HELP, rules=ADAPT_RULES)
-    p.set_defaults(func=run_adapt)
 
 
 def run_adapt(args: argparse.Namespace) -> int:
+    """domain adaptation (DANN) vs a source-only model, same budget
+
+    Train a source-only model and a DANN model (gradient reversal with the scheduled coefficient,
+    a domain discriminator) on a labelled source and unlabelled target images; report target
+    accuracy of both, the domain gap before and after, and 2-D maps of both domains."""
     from headstart.adaptation.adapt import adapt
 
     if args.resume:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -46,6 +47,24 @@ class Parser(argparse.ArgumentParser):
             line = f"{m.group(1)}: {m.group(2)}" if m else message
             line += f" (see: {self.prog} --help)"
         raise OptionError(" ".join(line.split()))
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """The subcommand ``name``, which calls ``run(args)`` and is documented by ``run``'s
+    docstring: its first paragraph is the command's line in ``headstart --help``, the rest what
+    ``headstart NAME --help`` says of it (argparse rewraps both). ``kwargs`` go to
+    ``add_parser`` (a ``help`` or ``description`` there replaces the docstring's)."""
+    summary, _, details = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
+    kwargs.setdefault("help", summary)
+    kwargs.setdefault("description", details or None)
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def add_dataclass_options(

@@ -7,6 +7,7 @@ import argparse
 from headstart.cli.common import (
     Parser,
     add_checked,
+    add_command,
     add_dataclass_options,
     add_shared,
     build_config,
@@ -55,18 +56,18 @@ TRAIN_HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser(
+    f = add_command(
+        sub,
         "fewshot",
-        help="few-shot: classify by prototypes, evaluate episodes, "
-        "fine-tune episodically or train a Siamese network",
+        run_fewshot,
         usage=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     f.add_argument("target", help="SUPPORT_DIR, or eval / train")
     f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
-    f.set_defaults(func=run_fewshot, parse_rest=parse_rest)
+    f.set_defaults(parse_rest=parse_rest)
 
-    v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
+    v = add_command(sub, "verify", run_verify)
     v.add_argument("image_a")
     v.add_argument("image_b")
     v.add_argument(
@@ -75,15 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Siamese run directory (from `headstart fewshot train --method siamese`)",
     )
     add_shared(v, "json")
-    v.set_defaults(func=run_verify)
 
 
 def _classify_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="headstart fewshot",
-        description="Classify query images by "
-        "the nearest class prototype (mean embedding) of a support folder.",
-    )
+    p = Parser(prog="headstart fewshot", description=_run_classify.__doc__)
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
     add_model_options(p)
@@ -94,12 +90,7 @@ def _classify_parser() -> argparse.ArgumentParser:
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="headstart fewshot eval",
-        description="N-way K-shot episode "
-        "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
-        "same episodes.",
-    )
+    p = Parser(prog="headstart fewshot eval", description=_run_eval.__doc__)
     p.add_argument("data", help="labelled folder (its val/ split when it has one)")
     p.add_argument(
         "--backbone",
@@ -127,13 +118,7 @@ def _eval_parser() -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     from headstart.fewshot.train import FewShotConfig
 
-    p = Parser(
-        prog="headstart fewshot train",
-        description="Fine-tune the top "
-        "layer groups of a backbone episodically (prototypical loss) or as "
-        "a Siamese network (contrastive loss), then compare with frozen "
-        "prototypes on the same episodes.",
-    )
+    p = Parser(prog="headstart fewshot train", description=_run_train.__doc__)
     p.add_argument("data", nargs="?", help="folder with train/ and val/ class folders")
     add_shared(p, "config", "resume", resume="continue the run in RUN_DIR from its last checkpoint")
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
@@ -160,11 +145,15 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_fewshot(args: argparse.Namespace) -> int:
+    """few-shot: classify by prototypes, evaluate episodes, fine-tune episodically or train a
+    Siamese network"""
     rest = parse_rest(args)
     return int(rest.func(rest))
 
 
 def _run_classify(args: argparse.Namespace) -> int:
+    """Classify query images by the nearest class prototype (mean embedding) of a support
+    folder."""
     from headstart.encoders import load_encoder
     from headstart.fewshot import FewShotClassifier
 
@@ -181,6 +170,8 @@ def _run_classify(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    """N-way K-shot episode accuracy (mean ± 95% CI) of one or more encoders, all on the same
+    episodes."""
     from headstart.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
@@ -209,6 +200,9 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    """Fine-tune the top layer groups of a backbone episodically (prototypical loss) or as a
+    Siamese network (contrastive loss), then compare with frozen prototypes on the same
+    episodes."""
     from headstart.fewshot import score_table, train_fewshot
     from headstart.fewshot.train import FewShotConfig
 
@@ -227,6 +221,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """same class or not: a Siamese model's score for 2 images"""
     from headstart.fewshot import verify
 
     v = verify(args.model, args.image_a, args.image_b)

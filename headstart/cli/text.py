@@ -7,6 +7,7 @@ import argparse
 from headstart.cli.common import (
     add_checked,
     add_checkpoint_options,
+    add_command,
     add_dataclass_options,
     add_shared,
     build_config,
@@ -74,25 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_train(tsub: argparse._SubParsersAction) -> None:
-    tr = tsub.add_parser(
-        "train",
-        help="fine-tune a pretrained encoder on labelled texts",
-        description="Train a text classifier from a CSV, TSV or JSONL file.",
-    )
+    tr = add_command(tsub, "train", run_train)
     tr.add_argument("data", nargs="?", help=DATA_HELP)
     add_shared(tr, "config", "resume")
     add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
-    tr.set_defaults(func=run_train)
 
 
 def _register_compare(tsub: argparse._SubParsersAction) -> None:
-    c = tsub.add_parser(
-        "compare",
-        help="all strategies with matched budgets, one table",
-        description="Train every strategy on the same data with the same epochs, "
-        "batch size, max length and seed (each at its own default LRs); print "
-        "and write the table and the report.",
-    )
+    c = add_command(tsub, "compare", run_compare)
     c.add_argument("data", nargs="?", help=DATA_HELP)
     add_shared(c, "config")
     add_checked(
@@ -115,25 +105,17 @@ def _register_compare(tsub: argparse._SubParsersAction) -> None:
         "read lower than in a fresh process)",
     )
     add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
-    c.set_defaults(func=run_compare)
 
 
 def _register_recommend(tsub: argparse._SubParsersAction) -> None:
-    r = tsub.add_parser(
-        "recommend",
-        help="measure the texts and propose a strategy, with the reasons",
-        description="Profile the texts (counts, lengths in tokens, the encoder's vocabulary "
-        "coverage), run a linear probe on frozen embeddings with 25/50/100%% of the training "
-        "texts, and propose feature-extraction, lora or full, with the reasons.",
-    )
+    r = add_command(tsub, "recommend", run_recommend)
     r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
     add_shared(r, "config", "json")
     add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP, rules=TEXT_RULES)
-    r.set_defaults(func=run_recommend)
 
 
 def _register_predict(tsub: argparse._SubParsersAction) -> None:
-    p = tsub.add_parser("predict", help="classify texts with a trained text run")
+    p = add_command(tsub, "predict", run_predict)
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
     p.add_argument("texts", nargs="*", help="texts to classify (quote each one)")
     p.add_argument(
@@ -141,12 +123,13 @@ def _register_predict(tsub: argparse._SubParsersAction) -> None:
     )
     add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
     add_checkpoint_options(p)
-    p.set_defaults(func=run_predict)
 
 
 def _register_export(tsub: argparse._SubParsersAction) -> None:
-    e = tsub.add_parser(
+    e = add_command(
+        tsub,
         "export",
+        run_export,  # headstart export's, which tells image and text runs apart
         help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
         description="Export a frozen, full, LoRA or IA3 text run: encoder (adapter merged), "
         "mean pooling and head as one graph taking input_ids and attention_mask, the "
@@ -154,7 +137,6 @@ def _register_export(tsub: argparse._SubParsersAction) -> None:
         "validation texts; nothing is written when the check fails.",
     )
     add_export_options(e, "texts")
-    e.set_defaults(func=run_export)
 
 
 def _config(args: argparse.Namespace) -> TextConfig:
@@ -164,6 +146,9 @@ def _config(args: argparse.Namespace) -> TextConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """fine-tune a pretrained encoder on labelled texts
+
+    Train a text classifier from a CSV, TSV or JSONL file."""
     from headstart.text.fit import fit_text
 
     if args.resume:
@@ -176,6 +161,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    """all strategies with matched budgets, one table
+
+    Train every strategy on the same data with the same epochs, batch size, max length and seed
+    (each at its own default LRs); print and write the table and the report."""
     from headstart.text.compare import compare_text
 
     cfg = _config(args)
@@ -190,6 +179,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    """measure the texts and propose a strategy, with the reasons
+
+    Profile the texts (counts, lengths in tokens, the encoder's vocabulary coverage), run a
+    linear probe on frozen embeddings with 25/50/100% of the training texts, and propose
+    feature-extraction, lora or full, with the reasons."""
     from headstart.text.recommend import recommend_text
 
     rec = recommend_text(config=_config(args))
@@ -205,6 +199,7 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """classify texts with a trained text run"""
     from headstart.errors import DataError
     from headstart.text.checkpoint import TextCheckpoint, read_lines
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from headstart.cli.common import (
     add_checked,
     add_checkpoint_options,
+    add_command,
     add_dataclass_options,
     add_shared,
     build_config,
@@ -67,11 +68,7 @@ TTA_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train an image classifier with a transfer strategy",
-        description="Adapt a pretrained backbone to an ImageFolder data set.",
-    )
+    p = add_command(sub, "train", run_train)
     p.add_argument(
         "data",
         nargs="?",
@@ -80,26 +77,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_shared(p, "config", "resume")
     add_dataclass_options(p, TrainConfig, TRAIN_HELP, rules=TRAIN_RULES)
-    p.set_defaults(func=run_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
+    e = add_command(sub, "evaluate", run_evaluate)
     e.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
     add_checkpoint_options(e)
     e.add_argument("--tta", action="store_true", help=TTA_HELP)
-    e.set_defaults(func=run_evaluate)
 
-    r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
+    r = add_command(sub, "predict", run_predict)
     r.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     r.add_argument("images", nargs="+", help="image files or folders")
     add_checked(r, "--top-k", POSITIVE_INT, default=3, help="classes per image")
     add_checkpoint_options(r)
     r.add_argument("--tta", action="store_true", help=TTA_HELP)
-    r.set_defaults(func=run_predict)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """train an image classifier with a transfer strategy
+
+    Adapt a pretrained backbone to an ImageFolder data set."""
     from headstart.classify.fit import fit
 
     if args.resume:
@@ -114,6 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """evaluate a checkpoint on labelled images"""
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
@@ -145,6 +143,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """predict classes of images with a checkpoint"""
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
