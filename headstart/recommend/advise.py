@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,18 +59,23 @@ ADAPT_BN_SCALE = 0.5
 
 @dataclass
 class Recommendation:
+    """A strategy, its epochs and other settings, with the reasons and what was measured."""
+
     strategy: str
-    overrides: dict[str, Any]  # TrainConfig fields besides the strategy
+    overrides: dict[str, Any]  # the training config's fields besides the strategy
     epochs: int
     reasons: list[str]
     measurements: dict[str, Any] = field(default_factory=dict)
+    train_command: ClassVar[str] = "headstart train"  # what trains as advised
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def command(self, data: str) -> str:
+        """The command line that trains ``data`` as advised."""
         opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in self.overrides.items())
-        return f"headstart train {data} --strategy {self.strategy} --epochs {self.epochs} {opts}".strip()
+        advice = f"--strategy {self.strategy} --epochs {self.epochs} {opts}"
+        return f"{self.train_command} {data} {advice}".strip()
 
 
 def recommend(
