@@ -31,11 +31,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from headstart.data.sources import stratified_indices
 from headstart.engine import distributed
 from headstart.recommend.advise import Recommendation
 from headstart.recommend.measure import linear_probe
 from headstart.text.config import TextConfig
-from headstart.text.data import TextData, stratified_indices
+from headstart.text.data import TextData
 from headstart.text.job import TextJob, load_data
 
 MIN_PER_CLASS_TO_TUNE = 8
@@ -127,7 +128,7 @@ def probe_curve(job: TextJob) -> dict[str, Any]:
         rows = (
             np.arange(len(y_train))
             if fraction == 1.0
-            else np.array(stratified_indices(names, 1 - fraction, job.cfg.seed)[0])
+            else np.array(stratified_indices(names, 1 - fraction, job.cfg.seed, in_order=True)[0])
         )
         curve[fraction] = linear_probe(x_train[rows], y_train[rows], x_val, y_val, job.cfg.seed)[
             "val_acc"
