@@ -7,6 +7,7 @@ task.
 
 from __future__ import annotations
 
+import functools
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,23 +151,21 @@ class ImageJob(engine.Job):
         cfg, data, bb = self.cfg, self.data, self.backbone
         eval_tf = eval_transform(bb.data_config)
         weights_id = fingerprint(bb.body) if self.plan.pretrained else None
-        store: dict[str, np.ndarray] = {}
 
+        @functools.cache  # each split once per task
         def features(split: str) -> np.ndarray:
-            if split not in store:
-                store[split] = self.cache.features(
-                    bb.body,
-                    f"{bb.name}:{weights_id}",
-                    getattr(data, split),
-                    data.dataset(split, eval_tf),
-                    eval_tf,
-                    self.device,
-                    self.dtype,
-                    num_workers=default_workers(cfg.num_workers),
-                    progress=cfg.progress,
-                    desc=f"{split} features",
-                )
-            return store[split]
+            return self.cache.features(
+                bb.body,
+                f"{bb.name}:{weights_id}",
+                getattr(data, split),
+                data.dataset(split, eval_tf),
+                eval_tf,
+                self.device,
+                self.dtype,
+                num_workers=default_workers(cfg.num_workers),
+                progress=cfg.progress,
+                desc=f"{split} features",
+            )
 
         return Inputs(
             data,
