@@ -9,11 +9,11 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from headstart.adaptation.config import AdaptConfig
-from headstart.adaptation.data import TargetData, UnlabelledImages, check_images, find_target
+from headstart.adaptation.data import TargetData, check_images, find_target
 from headstart.adaptation.task import AdaptInputs
 from headstart.backbones import Backbone, count_params, load_backbone
 from headstart.classify.task import default_workers
-from headstart.data.imagedata import ImageData, ImageDataset
+from headstart.data.imagedata import ImageData, ImageDataset, ImageFiles
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
 from headstart.engine import distributed
@@ -95,7 +95,7 @@ def _inputs(
     sources: dict[str, tuple[list[Sample], Dataset]] = {
         "source train": (data.train, data.dataset("train", tf)),
         "source val": (data.val, data.dataset("val", tf)),
-        "target": ([Sample(f, "") for f in target.pool], UnlabelledImages(target.pool, tf)),
+        "target": ([Sample(f, "") for f in target.pool], ImageFiles(target.pool, tf)),
     }
     if target.evaluation:
         sources["target eval"] = (

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from headstart.backbones import fingerprint, load_backbone
+from headstart.data.imagedata import ImageFiles
 from headstart.data.images import open_image
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
@@ -68,20 +68,6 @@ class ImageEncoder(Protocol):
     def meta(self) -> dict[str, Any]:
         """JSON-able description, enough to rebuild this encoder with ``load_encoder``."""
         ...
-
-
-class ImageFiles(Dataset):
-    """``(image tensor, 0)`` for each file, decoded with ``transform``."""
-
-    def __init__(self, files: Sequence[Path], transform: Any):
-        self.files = list(files)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.transform(open_image(self.files[i])), 0
 
 
 @dataclass

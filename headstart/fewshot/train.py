@@ -20,9 +20,10 @@ import torch
 from torch import nn
 
 from headstart.backbones import Backbone, TransferModel, load_backbone
+from headstart.data.imagedata import ImageFiles
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
-from headstart.embeddings.encoders import ImageFiles, backbone_encoder
+from headstart.embeddings.encoders import backbone_encoder
 from headstart.engine import run as engine
 from headstart.engine.checkpoint import (
     CheckpointMeta,

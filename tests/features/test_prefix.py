@@ -52,9 +52,9 @@ def test_nothing_trainable_puts_everything_in_the_prefix():
 
 def test_prefix_activations_are_cached_once_and_match_the_prefix(tmp_path):
     """The second call reads the cache; both equal the prefix run on the images."""
+    from headstart.data.imagedata import ImageFiles
     from headstart.data.sources import Sample
     from headstart.data.transforms import eval_transform
-    from headstart.embeddings.encoders import ImageFiles
     from headstart.features.cache import FeatureCache
     from tests.conftest import make_image
 
