@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 
 from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
-from headstart.cli.common import (
-    add_command,
-    add_dataclass_options,
-    add_shared,
-    build_config,
-    resume_options,
-)
-from headstart.cli.options import RUN_HELP
+from headstart.cli.common import add_command, build_config, resume_options
+from headstart.cli.options import RUN_HELP, add_dataclass_options, add_shared
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, add_command, add_shared, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_checked, add_shared
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, SEED
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from headstart.cli.common import (
-    add_checked,
-    add_command,
-    add_dataclass_options,
-    add_shared,
-    build_config,
-)
+from headstart.cli.common import add_command, build_config
+from headstart.cli.options import add_checked, add_dataclass_options, add_shared
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import COMPARE_RULES, TRAIN_RULES, TrainConfig
 from headstart.io import check_writable

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from headstart.cli.common import add_checked, add_command
+from headstart.cli.common import add_command
+from headstart.cli.options import add_checked
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_command, add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_command, build_config, print_json
+from headstart.cli.options import add_dataclass_options
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import TRAIN_RULES, TrainConfig
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_checked, add_command, add_shared, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_checked, add_shared
 from headstart.io import check_writable, remove_empty_dirs
 from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import (
-    Parser,
-    add_checked,
-    add_command,
-    add_dataclass_options,
-    add_shared,
-    build_config,
-    print_json,
-    resume_options,
-)
+from headstart.cli.common import Parser, add_command, build_config, print_json, resume_options
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
-from headstart.cli.options import RUN_HELP
+from headstart.cli.options import RUN_HELP, add_checked, add_dataclass_options, add_shared
 from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT

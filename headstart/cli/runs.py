@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_command, add_shared, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_shared
 
 SORT_HELP = (
     "column to sort by: task, name, data, model, strategy, epochs, best_val_acc, last_val_acc, "

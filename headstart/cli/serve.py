@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, add_command
+from headstart.cli.common import add_command
+from headstart.cli.options import add_checked
 from headstart.options import DEVICE, PRECISION, Number, option_type
 from headstart.serve.limits import LIMIT_RULES, MB, POSITIVE, Limits
 

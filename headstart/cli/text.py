@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import (
+from headstart.cli.common import add_command, build_config, print_json, resume_options
+from headstart.cli.export import add_export_options, run_export
+from headstart.cli.options import (
+    RUN_HELP,
     add_checked,
     add_checkpoint_options,
-    add_command,
     add_dataclass_options,
     add_shared,
-    build_config,
-    print_json,
-    resume_options,
 )
-from headstart.cli.export import add_export_options, run_export
-from headstart.cli.options import RUN_HELP
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import (
+from headstart.cli.common import add_command, build_config, print_json, resume_options
+from headstart.cli.options import (
+    RUN_HELP,
     add_checked,
     add_checkpoint_options,
-    add_command,
     add_dataclass_options,
     add_shared,
-    build_config,
-    print_json,
-    resume_options,
 )
-from headstart.cli.options import RUN_HELP
 from headstart.config import TRAIN_RULES, TrainConfig
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
