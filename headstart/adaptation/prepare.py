@@ -20,6 +20,7 @@ from headstart.engine import distributed
 from headstart.engine.precision import channels_last, resolve_device, resolve_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.features.prefix import PrefixSplit, prefix_activations, split_body
 
 
@@ -114,10 +115,9 @@ def _inputs(
         cache = FeatureCache(Path(cfg.cache_dir) / "features" if cfg.cache_dir else None)
         ds = {}
         for k, (samples, images) in sources.items():
-            acts = prefix_activations(
-                split, bb.name, samples, images, tf, device, dtype, cache, workers,
-                cfg.progress, f"{k} (frozen prefix)",
-            )  # fmt: skip
+            desc = f"{k} (frozen prefix)"
+            run = Extraction(device, dtype, num_workers=workers, progress=cfg.progress, desc=desc)
+            acts = prefix_activations(split, bb.name, samples, images, tf, run, cache)
             ds[k] = (
                 TensorDataset(acts, torch.tensor(labels[k])) if k in labels else TensorDataset(acts)
             )

@@ -46,6 +46,7 @@ from headstart.engine.precision import (
 )
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.io import write_json_atomic
 from headstart.strategies import Part, Plan, make_plan, parse_strategy
 from headstart.versions import versions
@@ -160,11 +161,13 @@ class ImageJob(engine.Job):
                 getattr(data, split),
                 data.dataset(split, eval_tf),
                 eval_tf,
-                self.device,
-                self.dtype,
-                num_workers=default_workers(cfg.num_workers),
-                progress=cfg.progress,
-                desc=f"{split} features",
+                Extraction(
+                    self.device,
+                    self.dtype,
+                    num_workers=default_workers(cfg.num_workers),
+                    progress=cfg.progress,
+                    desc=f"{split} features",
+                ),
             )
 
         return Inputs(

@@ -36,6 +36,7 @@ from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 
 DEFAULT_SPEC = "tf_efficientnet_lite0"
 
@@ -99,11 +100,9 @@ class ModuleEncoder:
             samples,
             ImageFiles(files, self.transform),
             self.transform,
-            self.device,
-            self.dtype,
-            batch_size=self.batch_size,
-            progress=progress,
-            desc="embeddings",
+            Extraction(
+                self.device, self.dtype, self.batch_size, progress=progress, desc="embeddings"
+            ),
         )
 
     def meta(self) -> dict[str, Any]:

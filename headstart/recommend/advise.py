@@ -47,6 +47,7 @@ from headstart.data.profile import profile
 from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.recommend.measure import bn_shift, linear_probe
 
 MIN_PER_CLASS_TO_TUNE = 10
@@ -246,10 +247,7 @@ def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:
             getattr(data, split),
             data.dataset(split, tf),
             tf,
-            device,
-            dtype,
-            progress=cfg.progress,
-            desc=f"{split} features",
+            Extraction(device, dtype, progress=cfg.progress, desc=f"{split} features"),
         )
         for split in ("train", "val")
     }
