@@ -33,7 +33,7 @@ from headstart.data.export import export_dataset  # noqa: E402
 from headstart.data.imagedata import ImageData  # noqa: E402
 from headstart.data.transforms import eval_transform  # noqa: E402
 from headstart.engine.precision import eval_batch_size, resolve_precision  # noqa: E402
-from headstart.features import FeatureCache  # noqa: E402
+from headstart.features import Extraction, FeatureCache  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -116,9 +116,7 @@ def _headstart_embed(data: ImageData, split: str = "train") -> tuple[float, np.n
             getattr(data, split),
             data.dataset(split, tf),
             tf,
-            torch.device("cpu"),
-            dtype,
-            progress=False,
+            Extraction(torch.device("cpu"), dtype, progress=False),
         )
         seconds = time.perf_counter() - start
         return seconds, feats  # memory-mapped: read only where used

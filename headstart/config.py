@@ -129,18 +129,7 @@ class TrainConfig:
 
     def plan_options(self) -> PlanOptions:
         lr, head_lr = self.resolved_lrs()
-        return PlanOptions(
-            lr=lr,
-            head_lr=head_lr,
-            lr_decay=self.lr_decay,
-            lr_min=self.lr_min,
-            partial_groups=self.partial_groups,
-            head_epochs=self.head_epochs,
-            unfreeze_every=self.unfreeze_every,
-            train_bn=self.train_bn,
-            bn_stats=self.bn_stats,
-            pretrained=self.weights != "random",
-        )
+        return PlanOptions.of(self, lr=lr, head_lr=head_lr, pretrained=self.weights != "random")
 
     def resolved_lrs(self) -> tuple[float, float]:
         """The flags if given, else the defaults of the strategy (``strategies/defaults.py``);

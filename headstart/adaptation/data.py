@@ -3,21 +3,17 @@
 The target folder is a folder of images (flat or nested in any way), or an ImageFolder. Its
 ``train/`` split, when present, is the pool; otherwise every image under it. Class folders
 named like the source classes make the target *labelled*, but those labels only ever serve
-evaluation: the pool is handed to training as images alone (:class:`UnlabelledImages`).
+evaluation: the pool is handed to training as images alone (``data.imagedata.ImageFiles``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch.utils.data import Dataset
 
 from headstart.data.classmap import ClassMap
-from headstart.data.images import check_image, is_image_file, open_image
+from headstart.data.images import check_image, is_image_file
 from headstart.data.sources import Sample, find_splits, scan_class_folders
 from headstart.errors import DataError
 
@@ -101,18 +97,3 @@ def check_images(paths: Sequence[Path], what: str) -> None:
         raise DataError(
             f"{len(bad)} {what} image(s) cannot be decoded: {listing}. Fix or remove them"
         )
-
-
-class UnlabelledImages(Dataset):
-    """Decoded, transformed images and nothing else: no label can leak from here."""
-
-    def __init__(self, paths: Sequence[Path], transform: Callable[[Any], torch.Tensor]):
-        self.paths = list(paths)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        # The 0 is a placeholder the feature extractor's (x, _) unpacking expects.
-        return self.transform(open_image(self.paths[i])), 0

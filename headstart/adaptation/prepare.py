@@ -9,17 +9,18 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from headstart.adaptation.config import AdaptConfig
-from headstart.adaptation.data import TargetData, UnlabelledImages, check_images, find_target
+from headstart.adaptation.data import TargetData, check_images, find_target
 from headstart.adaptation.task import AdaptInputs
 from headstart.backbones import Backbone, count_params, load_backbone
 from headstart.classify.task import default_workers
-from headstart.data.imagedata import ImageData, ImageDataset
+from headstart.data.imagedata import ImageData, ImageDataset, ImageFiles
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
 from headstart.engine import distributed
 from headstart.engine.precision import channels_last, resolve_device, resolve_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.features.prefix import PrefixSplit, prefix_activations, split_body
 
 
@@ -95,7 +96,7 @@ def _inputs(
     sources: dict[str, tuple[list[Sample], Dataset]] = {
         "source train": (data.train, data.dataset("train", tf)),
         "source val": (data.val, data.dataset("val", tf)),
-        "target": ([Sample(f, "") for f in target.pool], UnlabelledImages(target.pool, tf)),
+        "target": ([Sample(f, "") for f in target.pool], ImageFiles(target.pool, tf)),
     }
     if target.evaluation:
         sources["target eval"] = (
@@ -114,10 +115,9 @@ def _inputs(
         cache = FeatureCache(Path(cfg.cache_dir) / "features" if cfg.cache_dir else None)
         ds = {}
         for k, (samples, images) in sources.items():
-            acts = prefix_activations(
-                split, bb.name, samples, images, tf, device, dtype, cache, workers,
-                cfg.progress, f"{k} (frozen prefix)",
-            )  # fmt: skip
+            desc = f"{k} (frozen prefix)"
+            run = Extraction(device, dtype, num_workers=workers, progress=cfg.progress, desc=desc)
+            acts = prefix_activations(split, bb.name, samples, images, tf, run, cache)
             ds[k] = (
                 TensorDataset(acts, torch.tensor(labels[k])) if k in labels else TensorDataset(acts)
             )

@@ -22,8 +22,8 @@ from headstart.adaptation.config import METHODS
 from headstart.adaptation.dann import DomainAdversarialLoss
 from headstart.backbones.model import TransferModel
 from headstart.engine.loaders import eval_loader, train_loader
-from headstart.engine.task import ClassifierTask, Phase, StepOutput
-from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+from headstart.engine.task import Phase, PlannedTask, StepOutput
+from headstart.strategies import Plan
 
 __all__ = ["METHODS", "AdaptInputs", "AdaptModel", "AdaptationTask", "DANNNet", "Tail"]
 
@@ -109,33 +109,23 @@ class PairedBatches:
             yield (x_s, x_t), y_s
 
 
-class AdaptationTask(ClassifierTask):
+@dataclass(eq=False)
+class AdaptationTask(PlannedTask):
     """A loop task training ``model`` by ``method`` (``source-only`` or ``dann``)."""
 
-    def __init__(
-        self,
-        model: AdaptModel,
-        tail: Tail,
-        plan: Plan,
-        inputs: AdaptInputs,
-        method: str,
-        seed: int,
-        epochs: int,
-        weight_decay: float,
-        domain_loss: DomainAdversarialLoss | None = None,
-        domain_weight: float = 1.0,
-    ):
-        self.model = model
-        self.tail = tail
-        self.plan = plan
-        self.inputs = inputs
-        self.method = method
-        self.seed = seed
-        self.epochs = epochs
-        self.weight_decay = weight_decay
-        self.domain_loss = domain_loss
-        self.domain_weight = domain_weight
-        self.net = DANNNet(tail, domain_loss) if domain_loss is not None else None
+    model: AdaptModel
+    tail: Tail
+    plan: Plan
+    inputs: AdaptInputs
+    method: str
+    seed: int
+    epochs: int
+    weight_decay: float
+    domain_loss: DomainAdversarialLoss | None = None
+    domain_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.net = DANNNet(self.tail, self.domain_loss) if self.domain_loss is not None else None
         self.criterion = nn.CrossEntropyLoss()
         self.step_index = 0
         self.total_steps = 1
@@ -148,8 +138,7 @@ class AdaptationTask(ClassifierTask):
         return train_loader(ds, inp.batch_size, generator=gen, num_workers=inp.num_workers)
 
     def phase(self, epoch: int) -> Phase:
-        apply_plan(self.model, self.plan, epoch)
-        groups = build_param_groups(self.model, self.plan, epoch, self.weight_decay)
+        groups = self.param_groups(epoch)
         inp = self.inputs
         source = self._loader(inp.source_train, epoch, 0)
         val_size = max(64, inp.batch_size)
@@ -192,6 +181,3 @@ class AdaptationTask(ClassifierTask):
             "coeff": coeff,
         }
         return StepOutput(class_loss + self.domain_weight * domain, logits, y, logs)
-
-    def set_train_mode(self, epoch: int) -> None:
-        set_train_mode(self.model, self.plan, epoch)

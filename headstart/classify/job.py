@@ -7,6 +7,7 @@ task.
 
 from __future__ import annotations
 
+import functools
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from headstart.engine.precision import (
 )
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.io import write_json_atomic
 from headstart.strategies import Part, Plan, make_plan, parse_strategy
 from headstart.versions import versions
@@ -150,23 +152,23 @@ class ImageJob(engine.Job):
         cfg, data, bb = self.cfg, self.data, self.backbone
         eval_tf = eval_transform(bb.data_config)
         weights_id = fingerprint(bb.body) if self.plan.pretrained else None
-        store: dict[str, np.ndarray] = {}
 
+        @functools.cache  # each split once per task
         def features(split: str) -> np.ndarray:
-            if split not in store:
-                store[split] = self.cache.features(
-                    bb.body,
-                    f"{bb.name}:{weights_id}",
-                    getattr(data, split),
-                    data.dataset(split, eval_tf),
-                    eval_tf,
+            return self.cache.features(
+                bb.body,
+                f"{bb.name}:{weights_id}",
+                getattr(data, split),
+                data.dataset(split, eval_tf),
+                eval_tf,
+                Extraction(
                     self.device,
                     self.dtype,
                     num_workers=default_workers(cfg.num_workers),
                     progress=cfg.progress,
                     desc=f"{split} features",
-                )
-            return store[split]
+                ),
+            )
 
         return Inputs(
             data,

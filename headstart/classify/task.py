@@ -20,8 +20,8 @@ from headstart.backbones.model import FP32Head, TransferModel
 from headstart.data.augment import SeededSamples
 from headstart.data.imagedata import ImageData
 from headstart.engine.loaders import eval_loader, train_loader
-from headstart.engine.task import ClassifierTask, Phase
-from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+from headstart.engine.task import Phase, PlannedTask
+from headstart.strategies import Plan
 
 
 def default_workers(requested: int = -1) -> int:
@@ -47,29 +47,23 @@ class Inputs:
     seed: int = 0  # augmentation draws depend on (seed, epoch, sample index) only
 
 
-class ImageClassificationTask(ClassifierTask):
-    def __init__(
-        self,
-        model: TransferModel,
-        plan: Plan,
-        inputs: Inputs,
-        weight_decay: float,
-        loss: nn.Module,
-        channels_last: bool,
-    ):
-        self.model = model
-        self.plan = plan
-        self.inputs = inputs
-        self.weight_decay = weight_decay
-        self.criterion = loss
-        self.channels_last = channels_last
+@dataclass(eq=False)
+class ImageClassificationTask(PlannedTask):
+    """Phases for the loop: the head on cached features while the body is frozen, else the whole
+    model on (augmented) images."""
+
+    model: TransferModel
+    plan: Plan
+    inputs: Inputs
+    weight_decay: float
+    criterion: nn.Module
+    channels_last: bool
 
     def uses_cache(self, epoch: int) -> bool:
         return self.inputs.features is not None and self.plan.head_only(epoch)
 
     def phase(self, epoch: int) -> Phase:
-        apply_plan(self.model, self.plan, epoch)
-        groups = build_param_groups(self.model, self.plan, epoch, self.weight_decay)
+        groups = self.param_groups(epoch)
         inp = self.inputs
         labels = np.asarray(inp.data.labels("train"))
         train_ds: Any
@@ -92,9 +86,6 @@ class ImageClassificationTask(ClassifierTask):
         )
         val = eval_loader(val_ds, inp.eval_batch_size, num_workers=workers)
         return Phase(key, module, train, val, groups, len(train), cl, sharded=True)
-
-    def set_train_mode(self, epoch: int) -> None:
-        set_train_mode(self.model, self.plan, epoch)
 
 
 def _tensor_ds(features: np.ndarray, labels: np.ndarray) -> TensorDataset:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 
 from headstart.adaptation.config import ADAPT_RULES, AdaptConfig
-from headstart.cli.common import add_dataclass_options, build_config, resume_options
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.common import add_command, build_config, resume_options
+from headstart.cli.options import RUN_HELP, add_dataclass_options, add_shared
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 
 ADAPT_HELP = {
+    **RUN_HELP,
     "source": "labelled source data: train/ and val/ class folders, or class folders (split)",
     "target": "target images: a folder (flat or nested), or class folders / train/ val/ whose "
     "labels are used only to score",
     "target_val": "labelled target images to score on (class folders named like the source's)",
     "backbone": "timm model name or torchvision:NAME",
-    "weights": "pretrained, random, or a local .safetensors/.pth file",
     "train_groups": "top layer groups of the backbone that train (0: backbone frozen, the "
     "bottleneck adapts); the frozen rest runs once per image and is cached",
     "epochs": "epochs per model",
@@ -34,7 +34,6 @@ ADAPT_HELP = {
     "disc_layers": "hidden layers of the domain discriminator",
     "disc_dropout": "dropout after each hidden layer of the domain discriminator",
     "methods": "which models to train: source-only, dann or both",
-    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "domain_weight": "weight of the domain loss next to the classification loss",
     "gamma": "speed of the gradient-reversal schedule 2/(1+exp(-gamma p))-1, p = progress",
     "coeff_max": "final gradient-reversal coefficient (the schedule's ceiling)",
@@ -48,33 +47,27 @@ ADAPT_HELP = {
     "cache_dir": "where frozen-prefix activations are cached (default ~/.cache/headstart)",
     "out": "folder for run directories (the run goes to OUT/adapt/NAME)",
     "name": "run name (default: SOURCE-to-TARGET)",
-    "device": "auto | cpu | cuda | cuda:N",
-    "progress": "show progress bars",
-    **TRACKING_HELP,
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "adapt",
-        help="domain adaptation (DANN) vs a source-only model, same budget",
-        description="Train a source-only model and a DANN model (gradient reversal with the "
-        "scheduled coefficient, a domain discriminator) on a labelled source and "
-        "unlabelled target images; report target accuracy of both, the domain gap "
-        "before and after, and 2-D maps of both domains.",
-    )
-    p.add_argument("--config", help="YAML file of options; flags override it")
-    p.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue the adaptation run in RUN_DIR: models that finished are kept, the others "
-        "continue from their last checkpoint",
+    p = add_command(sub, "adapt", run_adapt)
+    add_shared(
+        p,
+        "config",
+        "resume",
+        resume="continue the adaptation run in RUN_DIR: models that finished are kept, the "
+        "others continue from their last checkpoint",
     )
     add_dataclass_options(p, AdaptConfig, ADAPT_HELP, rules=ADAPT_RULES)
-    p.set_defaults(func=run_adapt)
 
 
 def run_adapt(args: argparse.Namespace) -> int:
+    """domain adaptation (DANN) vs a source-only model, same budget
+
+    Train a source-only model and a DANN model (gradient reversal with the scheduled coefficient,
+    a domain discriminator) on a labelled source and unlabelled target images; report target
+    accuracy of both, the domain gap before and after, and 2-D maps of both domains."""
     from headstart.adaptation.adapt import adapt
 
     if args.resume:

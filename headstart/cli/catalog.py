@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_checked, add_shared
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    b = sub.add_parser("backbones", help="list backbones and whether they work offline")
-    b.add_argument("--json", action="store_true", help="print JSON")
-    b.set_defaults(func=run_backbones)
+    b = add_command(sub, "backbones", run_backbones)
+    add_shared(b, "json")
 
     d = sub.add_parser("datasets", help="real data sets shipped in packages")
     dsub = d.add_subparsers(dest="action", required=True)
-    ls = dsub.add_parser("list", help="list the data sets")
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list)
-    e = dsub.add_parser(
-        "export",
-        help="export a seeded, stratified subset as an ImageFolder "
-        "(image sets) or one CSV (text sets)",
-    )
+    ls = add_command(dsub, "list", run_list)
+    add_shared(ls, "json")
+    e = add_command(dsub, "export", run_export)
     e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
     e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
     add_checked(e, "--train-per-class", POSITIVE_INT, default=100, help="image sets")
@@ -36,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace an earlier export in OUT (never anything else)",
     )
-    e.set_defaults(func=run_export)
 
 
 def run_backbones(args: argparse.Namespace) -> int:
+    """list backbones and whether they work offline"""
     import dataclasses
 
     import timm
@@ -62,6 +57,7 @@ def run_backbones(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """list the data sets"""
     from headstart.data.export import DATASETS
     from headstart.text.datasets import TEXT_DATASETS
 
@@ -81,6 +77,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """export a seeded, stratified subset as an ImageFolder (image sets) or one CSV (text sets)"""
     from headstart.data.export import export_dataset
     from headstart.text.datasets import TEXT_DATASETS, export_text_dataset
 

@@ -1,17 +1,19 @@
-"""Shared CLI helpers: options built from config dataclasses, and one-line errors."""
+"""The CLI's parser (one-line errors, help that states each default once), its commands, the
+config built from the arguments, and JSON output. How commands declare their options:
+``cli/options.py``."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from headstart.config import load_config
 from headstart.errors import HeadstartError, OptionError
-from headstart.options import ListOf, Rule, option_type
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -48,67 +50,22 @@ class Parser(argparse.ArgumentParser):
         raise OptionError(" ".join(line.split()))
 
 
-def add_dataclass_options(
-    parser: argparse.ArgumentParser,
-    cls: type,
-    helps: dict[str, str],
-    skip: tuple[str, ...] = (),
-    rules: Mapping[str, Rule] | None = None,
-) -> None:
-    """One ``--option`` per documented field of ``cls``; unset options stay out of the namespace
-    so that ``--config`` values are only overridden by flags actually given. A field with a
-    rule in ``rules`` is checked as the flag is parsed."""
-    rules = rules or {}
-    for f in dataclasses.fields(cls):
-        if f.name in skip or f.name not in helps:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        help_text = helps[f.name]
-        default = _default(f)
-        if default is not None and "default" not in help_text.lower():
-            help_text += f" (default: {default})"
-        kind = str(f.type)
-        if kind == "bool":
-            parser.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_text,
-            )
-        elif "list" in kind:
-            rule = rules.get(f.name)
-            parser.add_argument(
-                flag,
-                type=option_type(f.name, rule)
-                if isinstance(rule, ListOf)
-                else lambda s: [c for c in s.split(",") if c],
-                default=argparse.SUPPRESS,
-                help=help_text + "; comma-separated",
-            )
-        else:
-            typ: Callable[[str], Any] = (
-                int if kind.startswith("int") else float if kind.startswith("float") else str
-            )
-            if f.name in rules:
-                typ = option_type(f.name, rules[f.name])
-            parser.add_argument(
-                flag, type=typ, default=argparse.SUPPRESS, help=help_text, metavar=f.name.upper()
-            )
-
-
-def add_checked(parser: argparse.ArgumentParser, flag: str, rule: Rule, **kwargs: Any) -> None:
-    """An option whose value is checked by ``rule`` as it is parsed (one line if it fails)."""
-    parser.add_argument(flag, type=option_type(flag.lstrip("-").replace("-", "_"), rule), **kwargs)
-
-
-def _default(f: dataclasses.Field) -> Any:
-    """A field's default as help shows it (lists comma-separated, as the flag takes them)."""
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        value = f.default_factory()
-        return ",".join(map(str, value)) if isinstance(value, list) else value
-    return None
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """The subcommand ``name``, which calls ``run(args)`` and is documented by ``run``'s
+    docstring: its first paragraph is the command's line in ``headstart --help``, the rest what
+    ``headstart NAME --help`` says of it (argparse rewraps both). ``kwargs`` go to
+    ``add_parser`` (a ``help`` or ``description`` there replaces the docstring's)."""
+    summary, _, details = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
+    kwargs.setdefault("help", summary)
+    kwargs.setdefault("description", details or None)
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def build_config(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
@@ -138,16 +95,3 @@ def resume_options(args: argparse.Namespace) -> dict[str, Any]:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
         raise HeadstartError(f"--resume continues a run with its own settings; drop {flags}")
     return out
-
-
-def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """``--precision`` and ``--device`` of commands that run a trained model."""
-    parser.add_argument(
-        "--precision",
-        default="auto",
-        choices=("auto", "bf16", "fp16", "fp32"),
-        help="auto: the precision the run trained and validated with (default: auto)",
-    )
-    parser.add_argument(
-        "--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)"
-    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from headstart.cli.common import add_checked, add_dataclass_options, build_config
+from headstart.cli.common import add_command, build_config
+from headstart.cli.options import add_checked, add_dataclass_options, add_shared
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import COMPARE_RULES, TRAIN_RULES, TrainConfig
 from headstart.io import check_writable
@@ -16,12 +17,7 @@ SHARED = {k: v for k, v in TRAIN_HELP.items() if k not in ("strategy", "name", "
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    c = sub.add_parser(
-        "compare",
-        help="train every strategy with matched budgets: the transfer gap",
-        description="Train scratch, feature extraction, partial, full, progressive and auto on the "
-        "same data with the same epochs and seeds; print the table and write report.html.",
-    )
+    c = add_command(sub, "compare", run_compare)
     c.add_argument("data", help="folder with train/ and val/ (or class folders)")
     add_checked(
         c,
@@ -46,18 +42,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--config", help="YAML file of training options; flags override it")
     c.add_argument("--name", help="name of the compare run directory")
     add_dataclass_options(c, TrainConfig, SHARED, rules=TRAIN_RULES)
-    c.set_defaults(func=run_compare)
 
-    r = sub.add_parser("recommend", help="measure the data and propose a strategy with reasons")
+    r = add_command(sub, "recommend", run_recommend)
     r.add_argument("data", help="folder with train/ and val/ (or class folders)")
     r.add_argument("--backbone", default="tf_efficientnet_lite0")
     r.add_argument("--weights", default="pretrained")
     add_checked(r, "--epochs", POSITIVE_INT, help="fix the number of epochs")
-    r.add_argument("--json", action="store_true", help="print JSON")
-    r.set_defaults(func=run_recommend)
+    add_shared(r, "json")
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    """train every strategy with matched budgets: the transfer gap
+
+    Train scratch, feature extraction, partial, full, progressive and auto on the same data with
+    the same epochs and seeds; print the table and write report.html."""
     from headstart.compare import compare
     from headstart.compare.report import explain, text_table
 
@@ -72,6 +70,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    """measure the data and propose a strategy with reasons"""
     from headstart.recommend import recommend
 
     rec = recommend(args.data, backbone=args.backbone, weights=args.weights, epochs=args.epochs)

@@ -5,22 +5,23 @@ from __future__ import annotations
 import argparse
 import time
 
-from headstart.cli.common import add_checked
+from headstart.cli.common import add_command
+from headstart.cli.options import add_checked
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("demo", help="the main job: compare every strategy on real data, offline")
+    d = add_command(sub, "demo", run_demo)
     d.add_argument("--data", default="data/fmnist-demo", help="where to export the data")
     d.add_argument("--out", default="runs", help="folder for run directories")
     add_checked(d, "--train-per-class", POSITIVE_INT, default=50)
     add_checked(d, "--val-per-class", POSITIVE_INT, default=50)
     add_checked(d, "--epochs", POSITIVE_INT, default=5)
-    d.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """the main job: compare every strategy on real data, offline"""
     from headstart.compare import compare
     from headstart.compare.report import explain, text_table
     from headstart.data.export import export_dataset

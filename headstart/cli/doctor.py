@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_command, build_config, print_json
+from headstart.cli.options import add_dataclass_options
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import TRAIN_RULES, TrainConfig
 
@@ -36,18 +37,7 @@ OPTIONS = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "doctor",
-        help="check data, backbone and strategy for the mistakes tutorials warn about",
-        description=(
-            "Check a data set with a backbone and strategy before training: normalization and "
-            "input size against the weights, random eval transforms, a frozen head, frozen "
-            "parameters in the optimizer, backbone LR above the head's, batch-norm statistics "
-            "drifting in frozen parts, class order against a checkpoint, train/val class "
-            "mismatch, too few images per class, class imbalance. Prints one line per finding; "
-            "exit status 1 if any is an error."
-        ),
-    )
+    p = add_command(sub, "doctor", run_doctor)
     p.add_argument("data", help="folder with train/ and val/ (or class folders)")
     p.add_argument("--config", help="YAML file of train options; flags override it")
     p.add_argument(
@@ -59,10 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
     add_dataclass_options(p, TrainConfig, helps, rules=TRAIN_RULES)
-    p.set_defaults(func=run_doctor)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    """check data, backbone and strategy for the mistakes tutorials warn about
+
+    Check a data set with a backbone and strategy before training: normalization and input size
+    against the weights, random eval transforms, a frozen head, frozen parameters in the
+    optimizer, backbone LR above the head's, batch-norm statistics drifting in frozen parts,
+    class order against a checkpoint, train/val class mismatch, too few images per class,
+    class imbalance. Prints one line per finding; exit status 1 if any is an error."""
     from headstart.doctor import has_errors
     from headstart.doctor.folder import checkpoint_backbone, diagnose
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_checked, add_shared
 from headstart.io import check_writable, remove_empty_dirs
 from headstart.options import DEVICE, FRACTION, POSITIVE_INT, PRECISION, SEED, Number
 
@@ -42,12 +43,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    e = sub.add_parser(
-        "embed",
-        help="embed every image of a folder (vectors + ids + labels)",
-        description="Penultimate-layer embeddings of images, streamed to disk as "
-        "vectors.npy + items.csv + meta.json.",
-    )
+    e = add_command(sub, "embed", run_embed)
     e.add_argument(
         "data",
         nargs="+",
@@ -58,9 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--skip-bad", action="store_true", help="skip undecodable images")
     e.add_argument("--no-progress", dest="progress", action="store_false")
     add_model_options(e)
-    e.set_defaults(func=run_embed)
 
-    m = sub.add_parser("map", help="2-D map (t-SNE, UMAP, PCA) of embeddings as a PNG")
+    m = add_command(sub, "map", run_map)
     m.add_argument("embeddings", help="folder written by `headstart embed`")
     m.add_argument("--method", default="tsne", choices=("tsne", "umap", "pca"))
     m.add_argument("--out", help="PNG path (default EMBEDDINGS/map-METHOD.png)")
@@ -72,15 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seeded sample above this size",
     )
     add_checked(m, "--seed", SEED, default=0)
-    m.set_defaults(func=run_map)
 
-    i = sub.add_parser(
-        "index",
-        help="build, update, rebuild or check a FAISS cosine index",
-        description="Build an index from an embeddings folder (exact below "
-        "--threshold vectors, HNSW above), or, given an index "
-        "folder: --add images, --rebuild, --check recall.",
-    )
+    i = add_command(sub, "index", run_index)
     i.add_argument("folder", help="embeddings folder (to build) or index folder (to update)")
     i.add_argument("--out", help="index folder (default EMBEDDINGS/index)")
     i.add_argument("--kind", default="auto", choices=("auto", "flat", "hnsw"))
@@ -92,9 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--rebuild", action="store_true", help="rebuild from the kept raw vectors")
     i.add_argument("--check", action="store_true", help="recall@k against exact search, latency")
     add_checked(i, "--k", POSITIVE_INT, default=10, help="k of --check")
-    i.set_defaults(func=run_index)
 
-    s = sub.add_parser("search", help="nearest images of query images or a text")
+    s = add_command(sub, "search", run_search)
     s.add_argument("index", help="index folder (from `headstart index`)")
     s.add_argument("images", nargs="*", help="query image files or folders")
     s.add_argument(
@@ -105,10 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_checked(s, "--k", POSITIVE_INT, default=5, help="results per query")
     s.add_argument("--sheet", metavar="PNG", help="write a contact sheet of the results")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.set_defaults(func=run_search)
+    add_shared(s, "json")
 
-    p = sub.add_parser("probe", help="linear probe, kNN and k-means on labelled embeddings")
+    p = add_command(sub, "probe", run_probe)
     p.add_argument("embeddings", help="folder written by `headstart embed`")
     p.add_argument(
         "--holdout",
@@ -119,11 +105,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(p, "--test-size", FRACTION, default=0.25, help="random held-out fraction")
     add_checked(p, "--k", POSITIVE_INT, default=5, help="neighbours of the kNN classifier")
     add_checked(p, "--seed", SEED, default=0)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run_probe)
+    add_shared(p, "json")
 
 
 def run_embed(args: argparse.Namespace) -> int:
+    """embed every image of a folder (vectors + ids + labels)
+
+    Penultimate-layer embeddings of images, streamed to disk as vectors.npy + items.csv +
+    meta.json."""
     from headstart.embeddings import embed
     from headstart.encoders import load_encoder
     from headstart.engine.rundir import new_run_dir
@@ -148,6 +137,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_map(args: argparse.Namespace) -> int:
+    """2-D map (t-SNE, UMAP, PCA) of embeddings as a PNG"""
     from headstart.embeddings import make_map
     from headstart.embeddings.report import write_report
 
@@ -159,6 +149,10 @@ def run_map(args: argparse.Namespace) -> int:
 
 
 def run_index(args: argparse.Namespace) -> int:
+    """build, update, rebuild or check a FAISS cosine index
+
+    Build an index from an embeddings folder (exact below --threshold vectors, HNSW above), or,
+    given an index folder: --add images, --rebuild, --check recall."""
     from headstart.embeddings import IndexParams, VectorIndex
     from headstart.embeddings.embed import check_items
     from headstart.embeddings.store import collect_items
@@ -201,6 +195,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    """nearest images of query images or a text"""
     from headstart.embeddings import VectorIndex, contact_sheet, search
     from headstart.encoders import index_encoder
 
@@ -224,6 +219,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_probe(args: argparse.Namespace) -> int:
+    """linear probe, kNN and k-means on labelled embeddings"""
     from headstart.embeddings import probe
     from headstart.embeddings.report import write_report
     from headstart.io import write_json_atomic

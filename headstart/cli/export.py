@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from headstart.cli.common import add_command
 from headstart.export.options import EXPORT_RULES, FORMATS, ExportOptions
 from headstart.options import option_type
 
@@ -46,19 +47,17 @@ def add_export_options(p: argparse.ArgumentParser, inputs: str) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export",
-        help="export an image run to ONNX (optionally int8) or TorchScript, checked",
-        description="Export a trained image run as a self-describing folder: the model, "
-        "headstart-export.json (classes, preprocessing, source run, check figures). The "
-        "export is checked against PyTorch on the run's validation images and not written "
-        "when the check fails. Text runs: headstart text export.",
-    )
+    p = add_command(sub, "export", run_export)
     add_export_options(p, "images")
-    p.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """export an image run to ONNX (optionally int8) or TorchScript, checked
+
+    Export a trained image run as a self-describing folder: the model, headstart-export.json
+    (classes, preprocessing, source run, check figures). The export is checked against
+    PyTorch on the run's validation images and not written when the check fails. Text runs:
+    headstart text export."""
     from headstart.export.options import options_from
     from headstart.export.run import export_run
 

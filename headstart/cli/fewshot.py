@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import (
-    Parser,
-    add_checked,
-    add_dataclass_options,
-    build_config,
-    print_json,
-    resume_options,
-)
+from headstart.cli.common import Parser, add_command, build_config, print_json, resume_options
 from headstart.cli.embeddings import MODEL_HELP, add_model_options
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.options import RUN_HELP, add_checked, add_dataclass_options, add_shared
 from headstart.fewshot.rules import EVAL_RULES, FEWSHOT_RULES, METRIC
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
@@ -25,11 +18,10 @@ headstart fewshot train DATA [options]             episodic fine-tuning or a Sia
 (`headstart fewshot eval --help` and `headstart fewshot train --help` list their options)"""
 
 TRAIN_HELP = {
+    **RUN_HELP,
     "method": "protonet (episodic fine-tuning, prototypical loss) | siamese (contrastive loss)",
     "backbone": "timm name or torchvision:NAME",
-    "weights": "pretrained, random, or a local .safetensors/.pth file",
     "train_groups": "top layer groups of the backbone that train (the rest is cached once)",
-    "epochs": "training epochs",
     "steps": "episodes (protonet) or pair batches (siamese) per epoch",
     "ways": "classes per training episode",
     "shots": "support images per class in a training episode",
@@ -48,29 +40,25 @@ TRAIN_HELP = {
     "eval_shots": "shots of the final evaluation",
     "eval_episodes": "episodes of the final evaluation",
     "eval_queries": "queries per class of the final evaluation",
-    "seed": "random seed",
     "precision": "auto | bf16 | fp32",
-    "device": "auto | cpu | cuda | cuda:N",
-    "out": "folder for run directories",
     "name": "run name (default DATA-METHOD)",
     "progress": "show progress",
-    **TRACKING_HELP,
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser(
+    f = add_command(
+        sub,
         "fewshot",
-        help="few-shot: classify by prototypes, evaluate episodes, "
-        "fine-tune episodically or train a Siamese network",
+        run_fewshot,
         usage=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     f.add_argument("target", help="SUPPORT_DIR, or eval / train")
     f.add_argument("rest", nargs=argparse.REMAINDER, help="queries and options")
-    f.set_defaults(func=run_fewshot, parse_rest=parse_rest)
+    f.set_defaults(parse_rest=parse_rest)
 
-    v = sub.add_parser("verify", help="same class or not: a Siamese model's score for 2 images")
+    v = add_command(sub, "verify", run_verify)
     v.add_argument("image_a")
     v.add_argument("image_b")
     v.add_argument(
@@ -78,32 +66,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="Siamese run directory (from `headstart fewshot train --method siamese`)",
     )
-    v.add_argument("--json", action="store_true", help="print JSON")
-    v.set_defaults(func=run_verify)
+    add_shared(v, "json")
 
 
 def _classify_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="headstart fewshot",
-        description="Classify query images by "
-        "the nearest class prototype (mean embedding) of a support folder.",
-    )
+    p = Parser(prog="headstart fewshot", description=_run_classify.__doc__)
     p.add_argument("support", help="folder with one sub-folder of example images per class")
     p.add_argument("queries", nargs="+", help="query image files or folders")
     add_model_options(p)
     p.add_argument("--metric", default="cosine", choices=METRIC.choices)
     add_checked(p, "--top-k", POSITIVE_INT, default=3, help="classes per query")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     return p
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="headstart fewshot eval",
-        description="N-way K-shot episode "
-        "accuracy (mean ± 95%% CI) of one or more encoders, all on the "
-        "same episodes.",
-    )
+    p = Parser(prog="headstart fewshot eval", description=_run_eval.__doc__)
     p.add_argument("data", help="labelled folder (its val/ split when it has one)")
     p.add_argument(
         "--backbone",
@@ -124,25 +102,16 @@ def _eval_parser() -> argparse.ArgumentParser:
     add_checked(
         p, "--precision", EVAL_RULES["precision"], default="auto", help="auto | bf16 | fp32"
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     return p
 
 
 def _train_parser() -> argparse.ArgumentParser:
     from headstart.fewshot.train import FewShotConfig
 
-    p = Parser(
-        prog="headstart fewshot train",
-        description="Fine-tune the top "
-        "layer groups of a backbone episodically (prototypical loss) or as "
-        "a Siamese network (contrastive loss), then compare with frozen "
-        "prototypes on the same episodes.",
-    )
+    p = Parser(prog="headstart fewshot train", description=_run_train.__doc__)
     p.add_argument("data", nargs="?", help="folder with train/ and val/ class folders")
-    p.add_argument("--config", help="YAML file of options; flags override it")
-    p.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
-    )
+    add_shared(p, "config", "resume", resume="continue the run in RUN_DIR from its last checkpoint")
     add_dataclass_options(p, FewShotConfig, TRAIN_HELP, rules=FEWSHOT_RULES)
     return p
 
@@ -167,11 +136,15 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_fewshot(args: argparse.Namespace) -> int:
+    """few-shot: classify by prototypes, evaluate episodes, fine-tune episodically or train a
+    Siamese network"""
     rest = parse_rest(args)
     return int(rest.func(rest))
 
 
 def _run_classify(args: argparse.Namespace) -> int:
+    """Classify query images by the nearest class prototype (mean embedding) of a support
+    folder."""
     from headstart.encoders import load_encoder
     from headstart.fewshot import FewShotClassifier
 
@@ -188,6 +161,8 @@ def _run_classify(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    """N-way K-shot episode accuracy (mean ± 95% CI) of one or more encoders, all on the same
+    episodes."""
     from headstart.encoders import load_encoder
     from headstart.fewshot import evaluate_fewshot, score_table
 
@@ -216,6 +191,9 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    """Fine-tune the top layer groups of a backbone episodically (prototypical loss) or as a
+    Siamese network (contrastive loss), then compare with frozen prototypes on the same
+    episodes."""
     from headstart.fewshot import score_table, train_fewshot
     from headstart.fewshot.train import FewShotConfig
 
@@ -234,6 +212,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """same class or not: a Siamese model's score for 2 images"""
     from headstart.fewshot import verify
 
     v = verify(args.model, args.image_a, args.image_b)

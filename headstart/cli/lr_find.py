@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, add_dataclass_options, build_config, print_json
+from headstart.cli.common import add_command, build_config, print_json
+from headstart.cli.options import add_checked, add_dataclass_options, add_shared
 from headstart.cli.train import TRAIN_HELP
 from headstart.config import TRAIN_RULES, TrainConfig
 from headstart.options import Number
@@ -19,16 +20,9 @@ OPTIONS = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "lr-find",
-        help="the LR range test: which learning rate to train with",
-        description="Smith's LR range test (as fastai's lr_find) on the set-up train would build: "
-        "the LRs of what trains rise together, exponentially, keeping the plan's ratios; the "
-        "smoothed loss is recorded until it diverges. Prints the suggestions and writes "
-        "lr_find.png, .csv and .json to runs/lr-find/NAME/. `train --lr find` trains with it.",
-    )
+    p = add_command(sub, "lr-find", run_lr_find)
     p.add_argument("data", help="data folder, CSV/JSONL manifest or hf:NAME_OR_DIR")
-    p.add_argument("--config", help="YAML file of options; flags override it")
+    add_shared(p, "config")
     p.add_argument(
         "--rule",
         default="steep",
@@ -37,13 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "points worse in the README's measurement)",
     )
     add_checked(p, "--steps", Number(low=10, integer=True), default=100, help="steps of the ramp")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     helps = {k: v for k, v in TRAIN_HELP.items() if k in OPTIONS}
     add_dataclass_options(p, TrainConfig, helps, rules=TRAIN_RULES)
-    p.set_defaults(func=run_lr_find)
 
 
 def run_lr_find(args: argparse.Namespace) -> int:
+    """the LR range test: which learning rate to train with
+
+    Smith's LR range test (as fastai's lr_find) on the set-up train would build: the LRs of what
+    trains rise together, exponentially, keeping the plan's ratios; the smoothed loss is
+    recorded until it diverges. Prints the suggestions and writes lr_find.png, .csv and .json
+    to runs/lr-find/NAME/. `train --lr find` trains with it."""
     from headstart.classify.lr_find import describe, lr_find_run
 
     cfg = build_config(TrainConfig, args, data=args.data)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_shared
 
 SORT_HELP = (
     "column to sort by: task, name, data, model, strategy, epochs, best_val_acc, last_val_acc, "
@@ -13,25 +14,23 @@ SORT_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "runs",
-        help="list every run (task, data, model, strategy, epochs, accuracy, wall time, date)",
-        description="List every run under DIR (default: runs), or `headstart runs show RUN` for "
-        "one run's plan, metrics per epoch and files.",
-    )
+    p = add_command(sub, "runs", run_runs)
     p.add_argument(
         "args",
         nargs="*",
         metavar="DIR | show RUN",
         help="the folder of runs (default: runs), or `show` and a run directory",
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(p, "json")
     p.add_argument("--sort", default="date", metavar="KEY", help=SORT_HELP)
     p.add_argument("--ascending", action="store_true", help="sort lowest (oldest) first")
-    p.set_defaults(func=run_runs)
 
 
 def run_runs(args: argparse.Namespace) -> int:
+    """list every run (task, data, model, strategy, epochs, accuracy, wall time, date)
+
+    List every run under DIR (default: runs), or `headstart runs show RUN` for one run's plan,
+    metrics per epoch and files."""
     from headstart.errors import HeadstartError
     from headstart.runs import find_runs, format_show, format_table, show_run, sort_rows
 

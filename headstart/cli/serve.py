@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked
+from headstart.cli.common import add_command
+from headstart.cli.options import add_checked
 from headstart.options import DEVICE, PRECISION, Number, option_type
 from headstart.serve.limits import LIMIT_RULES, MB, POSITIVE, Limits
 
@@ -21,14 +22,7 @@ LIMIT_HELP = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="serve a run or an export over HTTP: JSON API and a web page",
-        description="POST /predict (images as multipart field 'file', or JSON "
-        '{"texts": [...]}), GET / (a page to drop an image on), GET /health, GET /info. '
-        "An export folder runs on ONNX Runtime, a run directory on PyTorch. Requests over "
-        "a limit get a 4xx JSON error.",
-    )
+    p = add_command(sub, "serve", run_serve)
     p.add_argument("model", help="export folder (headstart export) or run directory")
     p.add_argument("--host", default="127.0.0.1", help="default: %(default)s (this machine only)")
     add_checked(p, "--port", Number(low=1, high=65535, integer=True), default=8000)
@@ -62,10 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=default,
             help=f"{text} (default: %(default)s)",
         )
-    p.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """serve a run or an export over HTTP: JSON API and a web page
+
+    POST /predict (images as multipart field 'file', or JSON {"texts": [...]}), GET / (a page to
+    drop an image on), GET /health, GET /info. An export folder runs on ONNX Runtime, a run
+    directory on PyTorch. Requests over a limit get a 4xx JSON error."""
     import uvicorn
 
     from headstart.serve.app import create_app

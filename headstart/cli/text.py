@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import (
-    add_checked,
-    add_dataclass_options,
-    add_inference_options,
-    build_config,
-    print_json,
-    resume_options,
-)
+from headstart.cli.common import add_command, build_config, print_json, resume_options
 from headstart.cli.export import add_export_options, run_export
-from headstart.cli.options import TRACKING_HELP
+from headstart.cli.options import (
+    RUN_HELP,
+    add_checked,
+    add_checkpoint_options,
+    add_dataclass_options,
+    add_shared,
+)
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT, Choice, ListOf
 from headstart.text.config import STRATEGIES, TEXT_RULES, TextConfig
 
 TEXT_HELP = {
+    **RUN_HELP,
     "val": "a separate validation file (else DATA's split column, else --val-fraction)",
     "text_col": "column (CSV/TSV) or key (JSONL) holding the text",
     "label_col": "column or key holding the label",
@@ -28,7 +28,6 @@ TEXT_HELP = {
     "or a local model folder",
     "strategy": " | ".join(STRATEGIES) + " | partial[:N] | progressive | auto (frozen: the old "
     "name of feature-extraction; auto: what `headstart text recommend` advises)",
-    "epochs": "training epochs",
     "batch_size": "texts per batch",
     "max_length": "tokens per text; longer texts are truncated (with a warning that counts them)",
     "group_by_length": "batch texts of similar length together (less padding, faster); "
@@ -40,7 +39,6 @@ TEXT_HELP = {
     "lr_decay": "layer-wise LR decay: each encoder layer below the top gets lr x this",
     "partial_groups": "partial: how many top transformer layers train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
-    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "weight_decay": "AdamW weight decay (never on biases, norms and other vectors)",
     "warmup_epochs": "linear LR warmup, in epochs (fractions allowed)",
     "schedule": "linear | cosine | constant decay after warmup",
@@ -51,14 +49,8 @@ TEXT_HELP = {
     "virtual_tokens": "prompt/prefix tuning: number of virtual tokens",
     "target_modules": "adapter target modules (default: PEFT's choice for the model type)",
     "val_fraction": "val share when there is no split column and no --val",
-    "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
-    "device": "auto | cpu | cuda | cuda:N",
     "cache_dir": "where frozen-encoder embeddings are cached (default ~/.cache/headstart)",
-    "out": "folder for run directories",
-    "name": "run name (default: DATA-STRATEGY)",
-    "progress": "show progress bars",
-    **TRACKING_HELP,
 }
 COMPARE_SKIP = ("strategy", "lr", "head_lr")
 RECOMMEND_SKIP = ("strategy", "lr", "head_lr", "epochs", "out", "name", "lr_decay", "clip_grad")
@@ -80,33 +72,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_train(tsub: argparse._SubParsersAction) -> None:
-    tr = tsub.add_parser(
-        "train",
-        help="fine-tune a pretrained encoder on labelled texts",
-        description="Train a text classifier from a CSV, TSV or JSONL file.",
-    )
+    tr = add_command(tsub, "train", run_train)
     tr.add_argument("data", nargs="?", help=DATA_HELP)
-    tr.add_argument("--config", help="YAML file of options; flags override it")
-    tr.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
-        "a finished run to N epochs)",
-    )
+    add_shared(tr, "config", "resume")
     add_dataclass_options(tr, TextConfig, TEXT_HELP, rules=TEXT_RULES)
-    tr.set_defaults(func=run_train)
 
 
 def _register_compare(tsub: argparse._SubParsersAction) -> None:
-    c = tsub.add_parser(
-        "compare",
-        help="all strategies with matched budgets, one table",
-        description="Train every strategy on the same data with the same epochs, "
-        "batch size, max length and seed (each at its own default LRs); print "
-        "and write the table and the report.",
-    )
+    c = add_command(tsub, "compare", run_compare)
     c.add_argument("data", nargs="?", help=DATA_HELP)
-    c.add_argument("--config", help="YAML file of options; flags override it")
+    add_shared(c, "config")
     add_checked(
         c,
         "--strategies",
@@ -127,41 +102,31 @@ def _register_compare(tsub: argparse._SubParsersAction) -> None:
         "read lower than in a fresh process)",
     )
     add_dataclass_options(c, TextConfig, TEXT_HELP, skip=COMPARE_SKIP, rules=TEXT_RULES)
-    c.set_defaults(func=run_compare)
 
 
 def _register_recommend(tsub: argparse._SubParsersAction) -> None:
-    r = tsub.add_parser(
-        "recommend",
-        help="measure the texts and propose a strategy, with the reasons",
-        description="Profile the texts (counts, lengths in tokens, the encoder's vocabulary "
-        "coverage), run a linear probe on frozen embeddings with 25/50/100%% of the training "
-        "texts, and propose feature-extraction, lora or full, with the reasons.",
-    )
+    r = add_command(tsub, "recommend", run_recommend)
     r.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl")
-    r.add_argument("--config", help="YAML file of options; flags override it")
-    r.add_argument("--json", action="store_true", help="print JSON")
+    add_shared(r, "config", "json")
     add_dataclass_options(r, TextConfig, TEXT_HELP, skip=RECOMMEND_SKIP, rules=TEXT_RULES)
-    r.set_defaults(func=run_recommend)
 
 
 def _register_predict(tsub: argparse._SubParsersAction) -> None:
-    p = tsub.add_parser("predict", help="classify texts with a trained text run")
+    p = add_command(tsub, "predict", run_predict)
     p.add_argument("checkpoint", help="text run directory or its .safetensors checkpoint")
     p.add_argument("texts", nargs="*", help="texts to classify (quote each one)")
     p.add_argument(
         "--file", action="append", default=[], help="UTF-8 file with one text per line (repeatable)"
     )
     add_checked(p, "--top-k", POSITIVE_INT, default=2, help="classes per text")
-    p.add_argument("--which", default="best", choices=("best", "last"))
-    add_inference_options(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run_predict)
+    add_checkpoint_options(p)
 
 
 def _register_export(tsub: argparse._SubParsersAction) -> None:
-    e = tsub.add_parser(
+    e = add_command(
+        tsub,
         "export",
+        run_export,  # headstart export's, which tells image and text runs apart
         help="export a text run to ONNX (optionally int8), checked, with its tokenizer",
         description="Export a frozen, full, LoRA or IA3 text run: encoder (adapter merged), "
         "mean pooling and head as one graph taking input_ids and attention_mask, the "
@@ -169,7 +134,6 @@ def _register_export(tsub: argparse._SubParsersAction) -> None:
         "validation texts; nothing is written when the check fails.",
     )
     add_export_options(e, "texts")
-    e.set_defaults(func=run_export)
 
 
 def _config(args: argparse.Namespace) -> TextConfig:
@@ -179,6 +143,9 @@ def _config(args: argparse.Namespace) -> TextConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """fine-tune a pretrained encoder on labelled texts
+
+    Train a text classifier from a CSV, TSV or JSONL file."""
     from headstart.text.fit import fit_text
 
     if args.resume:
@@ -191,6 +158,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    """all strategies with matched budgets, one table
+
+    Train every strategy on the same data with the same epochs, batch size, max length and seed
+    (each at its own default LRs); print and write the table and the report."""
     from headstart.text.compare import compare_text
 
     cfg = _config(args)
@@ -205,6 +176,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    """measure the texts and propose a strategy, with the reasons
+
+    Profile the texts (counts, lengths in tokens, the encoder's vocabulary coverage), run a
+    linear probe on frozen embeddings with 25/50/100% of the training texts, and propose
+    feature-extraction, lora or full, with the reasons."""
     from headstart.text.recommend import recommend_text
 
     rec = recommend_text(config=_config(args))
@@ -220,6 +196,7 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """classify texts with a trained text run"""
     from headstart.errors import DataError
     from headstart.text.checkpoint import TextCheckpoint, read_lines
 

@@ -5,25 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from headstart.cli.common import (
+from headstart.cli.common import add_command, build_config, print_json, resume_options
+from headstart.cli.options import (
+    RUN_HELP,
     add_checked,
+    add_checkpoint_options,
     add_dataclass_options,
-    add_inference_options,
-    build_config,
-    print_json,
-    resume_options,
+    add_shared,
 )
-from headstart.cli.options import TRACKING_HELP
 from headstart.config import TRAIN_RULES, TrainConfig
 from headstart.errors import HeadstartError
 from headstart.io import check_writable
 from headstart.options import POSITIVE_INT
 
 TRAIN_HELP = {
+    **RUN_HELP,
     "backbone": "timm model name or torchvision:NAME",
-    "weights": "pretrained, random, or a local .safetensors/.pth file",
     "strategy": "feature-extraction | linear-probe | partial[:N] | full | progressive[:N] | scratch | auto",
-    "epochs": "training epochs",
     "batch_size": "images per batch",
     "lr": "LR of the backbone's top layer group (lower groups get less), or find: the LR range "
     "test's suggestion (headstart lr-find), every LR of the plan scaled alike; default 5e-4, "
@@ -47,9 +45,7 @@ TRAIN_HELP = {
     "partial_groups": "partial: how many top layer groups train",
     "head_epochs": "progressive: head-only epochs before the first unfreeze",
     "unfreeze_every": "progressive: epochs between two unfreezes",
-    "clip_grad": "clip the global gradient norm to this value (default: off)",
     "patience": "early stopping after this many epochs without a better val accuracy (0: off)",
-    "seed": "random seed",
     "precision": "auto | bf16 | fp16 | fp32 (fp32 is the reference)",
     "val_fraction": "val share when the data folder has no val/ split",
     "classes": "train on a subset of classes",
@@ -57,14 +53,9 @@ TRAIN_HELP = {
     "strict": "turn the pre-training checks' warnings into errors",
     "num_workers": "data-loading workers (-1: decide from the machine)",
     "cache_dir": "where features are cached (default ~/.cache/headstart)",
-    "out": "folder for run directories",
-    "name": "run name (default: DATA-STRATEGY)",
-    "device": "auto | cpu | cuda | cuda:N",
-    "progress": "show progress bars",
     "report": "write plots and report.html at the end (--no-report for fast sweeps)",
     "image_col": "hf: data sets: the image column (default: the first Image column)",
     "label_col": "hf: data sets: the label column (default: the first ClassLabel column)",
-    **TRACKING_HELP,
 }
 
 TTA_HELP = (
@@ -74,49 +65,35 @@ TTA_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train an image classifier with a transfer strategy",
-        description="Adapt a pretrained backbone to an ImageFolder data set.",
-    )
+    p = add_command(sub, "train", run_train)
     p.add_argument(
         "data",
         nargs="?",
         help="folder with train/ and val/ (or class folders), a CSV/JSONL manifest of "
         "path,label rows, or hf:NAME_OR_DIR (a Hugging Face data set)",
     )
-    p.add_argument("--config", help="YAML file of options; flags override it")
-    p.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last checkpoint (with --epochs N: extend "
-        "a finished run to N epochs)",
-    )
+    add_shared(p, "config", "resume")
     add_dataclass_options(p, TrainConfig, TRAIN_HELP, rules=TRAIN_RULES)
-    p.set_defaults(func=run_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint on labelled images")
+    e = add_command(sub, "evaluate", run_evaluate)
     e.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     e.add_argument("data", help="folder with class folders (its test/ or val/ split if present)")
     e.add_argument("--split", choices=("train", "val", "test"), help="which split of DATA")
-    e.add_argument("--which", default="best", choices=("best", "last"))
-    add_inference_options(e)
-    e.add_argument("--json", action="store_true", help="print JSON")
+    add_checkpoint_options(e)
     e.add_argument("--tta", action="store_true", help=TTA_HELP)
-    e.set_defaults(func=run_evaluate)
 
-    r = sub.add_parser("predict", help="predict classes of images with a checkpoint")
+    r = add_command(sub, "predict", run_predict)
     r.add_argument("checkpoint", help="run directory or .safetensors checkpoint")
     r.add_argument("images", nargs="+", help="image files or folders")
     add_checked(r, "--top-k", POSITIVE_INT, default=3, help="classes per image")
-    r.add_argument("--which", default="best", choices=("best", "last"))
-    add_inference_options(r)
-    r.add_argument("--json", action="store_true", help="print JSON")
+    add_checkpoint_options(r)
     r.add_argument("--tta", action="store_true", help=TTA_HELP)
-    r.set_defaults(func=run_predict)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """train an image classifier with a transfer strategy
+
+    Adapt a pretrained backbone to an ImageFolder data set."""
     from headstart.classify.fit import fit
 
     if args.resume:
@@ -131,6 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """evaluate a checkpoint on labelled images"""
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)
@@ -162,6 +140,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """predict classes of images with a checkpoint"""
     from headstart.classify.checkpoint import Checkpoint
 
     ckpt = Checkpoint.load(args.checkpoint, args.which, args.device, args.precision)

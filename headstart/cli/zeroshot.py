@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from headstart.cli.common import add_checked, print_json
+from headstart.cli.common import add_command, print_json
+from headstart.cli.options import add_checked, add_shared
 from headstart.options import DEVICE, POSITIVE_INT, PRECISION
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    z = sub.add_parser(
-        "zeroshot",
-        help="label images with any candidate labels (ConSE offline, or CLIP)",
-        description="Zero-shot labels. Default: ConSE (Norouzi et al. 2014) on the mean of the "
-        "packaged EfficientNet-Lite0, -Lite1 and -Lite2 ImageNet classifiers and "
-        "all-MiniLM-L6-v2, offline; it can only express what ImageNet's classes cover, and "
-        "shows the ImageNet classes behind each answer. --model clip:NAME_OR_DIR uses a "
-        "Hugging Face CLIP model with prompt ensembling.",
-    )
+    z = add_command(sub, "zeroshot", run_zeroshot)
     z.add_argument("images", nargs="+", help="image files or folders")
     z.add_argument("--labels", required=True, help='comma-separated, e.g. "cat,cup of coffee"')
     z.add_argument(
@@ -37,11 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checked(z, "--top-k", POSITIVE_INT, default=3, help="labels per image")
     add_checked(z, "--device", DEVICE, default="auto", help=DEVICE.describe())
     add_checked(z, "--precision", PRECISION, default="auto", help=PRECISION.describe())
-    z.add_argument("--json", action="store_true", help="print JSON")
-    z.set_defaults(func=run_zeroshot)
+    add_shared(z, "json")
 
 
 def run_zeroshot(args: argparse.Namespace) -> int:
+    """label images with any candidate labels (ConSE offline, or CLIP)
+
+    Zero-shot labels. Default: ConSE (Norouzi et al. 2014) on the mean of the packaged
+    EfficientNet-Lite0, -Lite1 and -Lite2 ImageNet classifiers and all-MiniLM-L6-v2, offline;
+    it can only express what ImageNet's classes cover, and shows the ImageNet classes behind
+    each answer. --model clip:NAME_OR_DIR uses a Hugging Face CLIP model with prompt
+    ensembling."""
     from headstart.errors import HeadstartError
     from headstart.zeroshot import zeroshot
 

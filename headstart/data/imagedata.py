@@ -197,3 +197,18 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.transform(open_image(self.samples[i].path)), self.targets[i]
+
+
+class ImageFiles(Dataset):
+    """``(image tensor, 0)`` for each file, decoded with ``transform``: images and nothing else
+    (no label can leak from here; the 0 is what an ``(x, _)`` unpacking expects)."""
+
+    def __init__(self, files: Sequence[Path], transform: Callable[[Any], torch.Tensor]):
+        self.files = list(files)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(open_image(self.files[i])), 0

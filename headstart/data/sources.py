@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,21 +85,30 @@ def stratified_split(
     samples: list[Sample], fraction: float, seed: int
 ) -> tuple[list[Sample], list[Sample]]:
     """Split into (train, val) with ``fraction`` of each class in val, seeded."""
+    train, val = stratified_indices([s.label for s in samples], fraction, seed)
+    return [samples[i] for i in train], [samples[i] for i in val]
+
+
+def stratified_indices(
+    labels: Sequence[str], fraction: float, seed: int, in_order: bool = False
+) -> tuple[list[int], list[int]]:
+    """(train, val) positions in ``labels`` with ``fraction`` of each class in val, seeded: class
+    by class in shuffled order, or in the order of ``labels`` if ``in_order``."""
     if not 0.0 < fraction < 1.0:
         raise DataError(f"--val-fraction must be between 0 and 1, got {fraction}")
-    by_class: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        by_class[s.label].append(s)
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_class[label].append(i)
     rng = np.random.default_rng(seed)
-    train: list[Sample] = []
-    val: list[Sample] = []
+    train: list[int] = []
+    val: list[int] = []
     for label in sorted(by_class):
-        items = by_class[label]
-        order = rng.permutation(len(items))
-        n_val = max(1, round(fraction * len(items))) if len(items) > 1 else 0
-        val.extend(items[i] for i in order[:n_val])
-        train.extend(items[i] for i in order[n_val:])
-    return train, val
+        idx = by_class[label]
+        order = rng.permutation(len(idx))
+        n_val = max(1, round(fraction * len(idx))) if len(idx) > 1 else 0
+        val.extend(idx[j] for j in order[:n_val])
+        train.extend(idx[j] for j in order[n_val:])
+    return (sorted(train), sorted(val)) if in_order else (train, val)
 
 
 def read_manifest(path: Path) -> list[Sample]:

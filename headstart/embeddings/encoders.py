@@ -27,15 +27,16 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from headstart.backbones import fingerprint, load_backbone
+from headstart.data.imagedata import ImageFiles
 from headstart.data.images import open_image
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 
 DEFAULT_SPEC = "tf_efficientnet_lite0"
 
@@ -70,20 +71,6 @@ class ImageEncoder(Protocol):
         ...
 
 
-class ImageFiles(Dataset):
-    """``(image tensor, 0)`` for each file, decoded with ``transform``."""
-
-    def __init__(self, files: Sequence[Path], transform: Any):
-        self.files = list(files)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.transform(open_image(self.files[i])), 0
-
-
 @dataclass
 class ModuleEncoder:
     """Vectors from ``module(transform(image))``, computed once per file set and cached.
@@ -113,11 +100,9 @@ class ModuleEncoder:
             samples,
             ImageFiles(files, self.transform),
             self.transform,
-            self.device,
-            self.dtype,
-            batch_size=self.batch_size,
-            progress=progress,
-            desc="embeddings",
+            Extraction(
+                self.device, self.dtype, self.batch_size, progress=progress, desc="embeddings"
+            ),
         )
 
     def meta(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ generation is then removed. A reader always sees one whole generation.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from headstart.embeddings.store import (
     EmbeddingSet,
     Item,
     read_items,
+    read_meta,
     write_items,
     write_vectors,
 )
@@ -121,13 +121,11 @@ class VectorIndex:
     @classmethod
     def load(cls, root: str | Path) -> VectorIndex:
         root = Path(root)
-        path = root / "index.json"
-        if not path.is_file():
-            raise DataError(
-                f"{root} is not an index (no index.json); build one with "
-                "`headstart index EMBEDDINGS_DIR`"
-            )
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_meta(
+            root / "index.json",
+            f"{root} is not an index (no index.json); build one with "
+            "`headstart index EMBEDDINGS_DIR`",
+        )
         g = meta["generation"]
         index = _faiss().read_index(str(root / f"index-{g}.faiss"))
         if meta["kind"] == "hnsw":

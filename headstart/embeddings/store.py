@@ -105,13 +105,11 @@ class EmbeddingSet:
     @classmethod
     def load(cls, root: str | Path) -> EmbeddingSet:
         root = Path(root)
-        meta_path = root / "meta.json"
-        if not meta_path.is_file():
-            raise DataError(
-                f"{root} holds no embeddings (no meta.json); "
-                f"create them with `headstart embed DATA --out {root}`"
-            )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_meta(
+            root / "meta.json",
+            f"{root} holds no embeddings (no meta.json); "
+            f"create them with `headstart embed DATA --out {root}`",
+        )
         vectors = np.load(root / "vectors.npy", mmap_mode="r")
         items = read_items(root / "items.csv")
         if not len(vectors) == len(items) == meta.get("n"):
@@ -149,6 +147,13 @@ def write_items(path: Path, items: Sequence[Item]) -> Path:
     for it in items:
         writer.writerow((it.id, str(it.path), it.label, it.split))
     return write_text_atomic(path, buf.getvalue())
+
+
+def read_meta(path: Path, missing: str) -> dict[str, Any]:
+    """The JSON metadata of an embeddings or index folder; ``missing`` is the error without it."""
+    if not path.is_file():
+        raise DataError(missing)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def read_items(path: Path) -> list[Item]:

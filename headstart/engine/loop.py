@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,18 +53,6 @@ class LoopConfig:
         names = ("epochs", "seed", "warmup_epochs", "schedule", "patience", "progress", "clip_grad")
         values = {n: getattr(cfg, n) for n in names if hasattr(cfg, n)}
         return cls(**{**values, "device": device, "dtype": dtype, **kw})
-
-
-ROW_KEYS = (
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "val_f1",
-    "seconds",
-    "train_images_per_s",
-)
 
 
 @dataclass
@@ -120,6 +108,11 @@ class EpochResult:
             "val_f1": self.val_f1,
             "val_loss": self.val_loss,
         }
+
+
+# The fixed columns of metrics.csv, in order: the record's number fields (the others are maps
+# and arrays). The annotations are strings here (``from __future__ import annotations``).
+ROW_KEYS = tuple(f.name for f in fields(EpochResult) if f.type in ("int", "float"))
 
 
 class Callback(Protocol):

@@ -19,6 +19,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from headstart.strategies.apply import apply_plan, build_param_groups, set_train_mode
+from headstart.strategies.plan import Plan
+
 
 @dataclass
 class StepOutput:
@@ -81,3 +84,20 @@ class ClassifierTask:
 
     def eval_step(self, module: nn.Module, batch: Any) -> StepOutput:
         return self.classify(module, batch)
+
+
+class PlannedTask(ClassifierTask):
+    """A classifier ``model`` that trains as its ``plan`` says (which groups, from which epoch,
+    at which LR, batch norm in which mode): the image, text and adaptation tasks."""
+
+    model: nn.Module
+    plan: Plan
+    weight_decay: float
+
+    def param_groups(self, epoch: int) -> list[dict[str, Any]]:
+        """Set what trains in ``epoch`` (``requires_grad``) and return its optimizer groups."""
+        apply_plan(self.model, self.plan, epoch)
+        return build_param_groups(self.model, self.plan, epoch, self.weight_decay)
+
+    def set_train_mode(self, epoch: int) -> None:
+        set_train_mode(self.model, self.plan, epoch)

@@ -11,6 +11,7 @@ process would write.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,7 @@ from torch.utils.data import Dataset, Subset
 
 from headstart.data.sources import Sample
 from headstart.engine import distributed
-from headstart.engine.precision import eval_batch_size
-from headstart.features.extract import iter_features
+from headstart.features.extract import Extraction, iter_features
 from headstart.io import atomic_path, default_cache_dir, write_json_atomic
 
 
@@ -61,29 +61,21 @@ class FeatureCache:
         samples: Sequence[Sample],
         dataset: Dataset,
         transform: object,
-        device: torch.device,
-        dtype: torch.dtype | None,
-        batch_size: int | None = None,
-        num_workers: int = 0,
-        progress: bool = True,
-        desc: str = "features",
+        run: Extraction,
     ) -> np.ndarray:
-        """Features of ``samples`` (rows in order), from the cache or computed and stored
-        (``batch_size`` None: ``eval_batch_size(device)``)."""
-        batch_size = batch_size or eval_batch_size(device)
-        key = self.key(weights_id, transform, samples, dtype)
+        """Features of ``samples`` (rows in order), from the cache or computed as ``run`` says
+        and stored."""
+        key = self.key(weights_id, transform, samples, run.dtype)
         cached = self.get(key)
         fresh = cached is not None and len(cached) == len(samples)
         if distributed.active() and not distributed.all_true(fresh):  # all compute, or none
             self.misses += 1
-            every = _extract_sharded(
-                body, dataset, len(samples), device, dtype, batch_size, num_workers, progress, desc
-            )
+            every = _extract_sharded(body, dataset, len(samples), run)
             if distributed.local_rank() == 0:  # one copy per machine (no shared disk needed)
                 self.root.mkdir(parents=True, exist_ok=True)
                 with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as fh:
                     np.save(fh, every)
-                self._describe(key, weights_id, transform, dtype, samples)
+                self._describe(key, weights_id, transform, run.dtype, samples)
             return every
         if cached is not None and len(cached) == len(samples):
             self.hits += 1
@@ -95,16 +87,7 @@ class FeatureCache:
         # Streamed to the file batch by batch (a plain write, not a writable memory map, whose
         # dirty pages would count in the process's memory): flat memory for any collection size.
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            for _, f in iter_features(
-                body,
-                dataset,
-                device,
-                dtype,
-                batch_size=batch_size,
-                num_workers=num_workers,
-                progress=progress,
-                desc=desc,
-            ):
+            for _, f in iter_features(body, dataset, run):
                 if written == 0:
                     header = {
                         "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
@@ -116,7 +99,7 @@ class FeatureCache:
                 written += len(f)
             if written != len(samples):
                 raise ValueError(f"extracted {written} feature rows for {len(samples)} samples")
-        self._describe(key, weights_id, transform, dtype, samples)
+        self._describe(key, weights_id, transform, run.dtype, samples)
         return np.load(target, mmap_mode="r")
 
     def _describe(
@@ -137,34 +120,13 @@ class FeatureCache:
         return {"hits": self.hits, "misses": self.misses}
 
 
-def _extract_sharded(
-    body: nn.Module,
-    dataset: Dataset,
-    n: int,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    batch_size: int,
-    num_workers: int,
-    progress: bool,
-    desc: str,
-) -> np.ndarray:
+def _extract_sharded(body: nn.Module, dataset: Dataset, n: int, run: Extraction) -> np.ndarray:
     """This process extracts whole batches ``rank, rank + N, ...``; every process gets them all.
 
     Each batch has the composition it has in one process, so its features are the same numbers.
     """
-    shard = distributed.OrderedShard(n, batch_size)
-    parts = [
-        f
-        for _, f in iter_features(
-            body,
-            Subset(dataset, shard.indices),
-            device,
-            dtype,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            progress=progress and distributed.is_main(),
-            desc=desc,
-        )
-    ]
+    shard = distributed.OrderedShard(n, run.batch)
+    mine = dataclasses.replace(run, progress=run.progress and distributed.is_main())
+    parts = [f for _, f in iter_features(body, Subset(dataset, shard.indices), mine)]
     local = torch.from_numpy(np.concatenate(parts)) if parts else torch.zeros(0, 0)
     return shard.assemble(local).numpy()

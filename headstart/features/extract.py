@@ -11,6 +11,8 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,47 +24,61 @@ from headstart.engine.precision import autocast, channels_last, eval_batch_size
 from headstart.features.fold import fold_batchnorm
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """How a frozen module runs over a data set: on ``device``, in ``dtype`` (None: fp32),
+    ``batch_size`` images at a time (None: ``eval_batch_size(device)``), decoded by
+    ``num_workers`` processes, with a progress bar labelled ``desc``."""
+
+    device: torch.device
+    dtype: torch.dtype | None
+    batch_size: int | None = None
+    num_workers: int = 0
+    progress: bool = True
+    desc: str = "features"
+
+    @property
+    def batch(self) -> int:
+        """The batch size, decided for the device when not given."""
+        return self.batch_size or eval_batch_size(self.device)
+
+
 @torch.no_grad()
 def iter_features(
     body: nn.Module,
     dataset: Dataset,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    batch_size: int | None = None,
-    num_workers: int = 0,
-    progress: bool = True,
-    desc: str = "features",
+    run: Extraction,
     compile: bool | None = None,
     fold: bool = True,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(offset, features)`` batches in dataset order, in eval mode.
 
-    ``batch_size``: None picks ``eval_batch_size(device)``. ``compile``: None decides from the
-    size (``COMPILE_MIN_IMAGES``); True/False force it. ``fold``: run a copy with batch norm
-    folded into the convolutions (``fold_batchnorm``; same numbers, less memory traffic).
+    ``compile``: None decides from the size (``COMPILE_MIN_IMAGES``); True/False force it.
+    ``fold``: run a copy with batch norm folded into the convolutions (``fold_batchnorm``; same
+    numbers, less memory traffic).
     """
-    batch_size = batch_size or eval_batch_size(device)
+    device, dtype, batch_size = run.device, run.dtype, run.batch
     was_training = body.training
     body.eval().to(device)  # callers may hand over a body still on the CPU (e.g. recommend)
-    run = body
+    module = body
     if fold and len(dataset) > 0:  # type: ignore[arg-type]
-        run = fold_batchnorm(body, dataset[0][0].unsqueeze(0).to(device))
+        module = fold_batchnorm(body, dataset[0][0].unsqueeze(0).to(device))
     cl = channels_last(device, dtype)
     if cl:
-        run.to(memory_format=torch.channels_last)
+        module.to(memory_format=torch.channels_last)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=False,
-        num_workers=num_workers,
+        num_workers=run.num_workers,
         pin_memory=device.type == "cuda",
         generator=torch.Generator(),
     )
-    forward = _forward(run, len(dataset), batch_size, compile, device)  # type: ignore[arg-type]
+    forward = _forward(module, len(dataset), batch_size, compile, device)  # type: ignore[arg-type]
     offset = 0
     try:
         for x, _ in tqdm(
-            loader, desc=desc, leave=False, disable=None if progress else True, unit="batch"
+            loader, desc=run.desc, leave=False, disable=None if run.progress else True, unit="batch"
         ):
             x = x.to(device, non_blocking=True)
             if cl:
@@ -119,9 +135,7 @@ def _forward(
     return forward
 
 
-def extract_features(
-    body: nn.Module, dataset: Dataset, device: torch.device, dtype: torch.dtype | None, **kw
-) -> np.ndarray:
+def extract_features(body: nn.Module, dataset: Dataset, run: Extraction, **kw: Any) -> np.ndarray:
     """All features of ``dataset`` as one array ``(n, dim)`` (use ``FeatureCache`` for disk)."""
-    parts = [f for _, f in iter_features(body, dataset, device, dtype, **kw)]
+    parts = [f for _, f in iter_features(body, dataset, run, **kw)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from headstart.backbones import fingerprint
 from headstart.data.sources import Sample
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 
 
 class FlatOutput(nn.Module):
@@ -126,26 +127,13 @@ def prefix_activations(
     samples: list[Sample],
     dataset: Dataset,
     transform: Any,
-    device: torch.device,
-    dtype: torch.dtype | None,
+    run: Extraction,
     cache: FeatureCache | None = None,
-    num_workers: int = 0,
-    progress: bool = True,
-    desc: str = "frozen prefix",
 ) -> torch.Tensor:
     """The prefix output of every sample, ``(n, *split.shape)``, from the cache or computed
     once (``name`` names the backbone; the prefix's own weights are fingerprinted)."""
     weights_id = f"{name}:prefix@{split.where}:{fingerprint(split.prefix)}"
     flat = (cache or FeatureCache()).features(
-        FlatOutput(split.prefix),
-        weights_id,
-        samples,
-        dataset,
-        transform,
-        device,
-        dtype,
-        num_workers=num_workers,
-        progress=progress,
-        desc=desc,
+        FlatOutput(split.prefix), weights_id, samples, dataset, transform, run
     )
     return torch.tensor(np.asarray(flat, dtype=np.float32)).view(len(samples), *split.shape)

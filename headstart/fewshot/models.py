@@ -27,6 +27,15 @@ def projection_head(in_features: int, dim: int) -> nn.Module:
     return nn.Sequential(nn.Linear(in_features, dim), Normalize())
 
 
+def embed_together(
+    encoder: nn.Module, a: torch.Tensor, b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float32 embeddings of ``a`` and ``b`` from one call of ``encoder`` on both: one set of
+    batch-norm statistics for the two, and one forward, as DistributedDataParallel expects."""
+    z = encoder(torch.cat([a, b])).float()
+    return z[: len(a)], z[len(a) :]
+
+
 class EpisodeNet(nn.Module):
     """``forward(episode) -> (n_query, ways)`` logits against the support's prototypes.
 
@@ -40,11 +49,10 @@ class EpisodeNet(nn.Module):
         self.metric = metric
 
     def forward(self, episode: dict[str, torch.Tensor]) -> torch.Tensor:
-        support, query = episode["support"], episode["query"]
-        z = self.encoder(torch.cat([support, query])).float()
+        support, query = embed_together(self.encoder, episode["support"], episode["query"])
         targets = episode["support_targets"]
         ways = int(targets.max().item()) + 1
-        return proto_logits(z[: len(support)], targets, z[len(support) :], ways, self.metric)
+        return proto_logits(support, targets, query, ways, self.metric)
 
 
 class PairNet(nn.Module):
@@ -56,9 +64,8 @@ class PairNet(nn.Module):
         self.margin = margin
 
     def distance(self, pair: dict[str, torch.Tensor]) -> torch.Tensor:
-        a, b = pair["a"], pair["b"]
-        z = self.encoder(torch.cat([a, b])).float()
-        return (z[: len(a)] - z[len(a) :]).norm(dim=1)
+        a, b = embed_together(self.encoder, pair["a"], pair["b"])
+        return (a - b).norm(dim=1)
 
     def logits(self, distance: torch.Tensor) -> torch.Tensor:
         half = self.margin / 2

@@ -8,7 +8,7 @@ from typing import Any
 from headstart.engine.run import Outcome
 from headstart.io import write_text_atomic
 from headstart.report.html import Content, inline_png, pre, table, text, write_page
-from headstart.report.markdown import md_code, md_escape, md_table
+from headstart.report.markdown import md_code, md_escape, md_page, md_table
 
 SCORE_COLUMNS = ["encoder", "ways", "shots", "episodes", "accuracy"]
 EPOCH_COLUMNS = ["epoch", "train loss", "train acc", "val loss", "val acc"]
@@ -59,26 +59,17 @@ def write_fewshot_report(job: Any, outcome: Outcome) -> None:
         if threshold is not None
         else []
     )
+    evaluation = [md_table(scores, SCORE_COLUMNS), "", *map(md_escape, notes)]
     md = [
-        f"# headstart few-shot run {md_escape(run_dir.name)}",
-        "",
-        md_escape(lead),
-        "",
-        "## Few-shot evaluation (mean accuracy ± 95% interval, the same episodes for each)",
-        "",
-        md_table(scores, SCORE_COLUMNS),
-        "",
-        *[md_escape(n) for n in notes],
-        "",
-        "## Plan",
-        "",
-        *md_code(job.plan.table()),
-        "",
-        "## Metrics per epoch",
-        "",
-        md_table(epoch_rows(outcome), EPOCH_COLUMNS),
+        (
+            "Few-shot evaluation (mean accuracy ± 95% interval, the same episodes for each)",
+            evaluation,
+        ),
+        ("Plan", md_code(job.plan.table())),
+        ("Metrics per epoch", [md_table(epoch_rows(outcome), EPOCH_COLUMNS)]),
     ]
-    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
+    title = f"headstart few-shot run {run_dir.name}"
+    write_text_atomic(run_dir / "report.md", md_page(title, lead, md))
     sections: list[tuple[str, Content]] = [
         ("Few-shot evaluation", [table(scores, SCORE_COLUMNS), *[text(n) for n in notes]]),
         ("Plan", pre(job.plan.table())),
@@ -86,4 +77,4 @@ def write_fewshot_report(job: Any, outcome: Outcome) -> None:
     ]
     if (run_dir / "curves.png").is_file():
         sections.insert(1, ("Curves", inline_png(run_dir / "curves.png", "loss and accuracy")))
-    write_page(run_dir / "report.html", f"headstart few-shot run {run_dir.name}", lead, sections)
+    write_page(run_dir / "report.html", title, lead, sections)

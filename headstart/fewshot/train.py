@@ -20,9 +20,10 @@ import torch
 from torch import nn
 
 from headstart.backbones import Backbone, TransferModel, load_backbone
+from headstart.data.imagedata import ImageFiles
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
-from headstart.embeddings.encoders import ImageFiles, backbone_encoder
+from headstart.embeddings.encoders import backbone_encoder
 from headstart.engine import run as engine
 from headstart.engine.checkpoint import (
     CheckpointMeta,
@@ -36,6 +37,7 @@ from headstart.engine.loop import EpochResult
 from headstart.engine.precision import precision_name, resolve_device, resolve_precision
 from headstart.engine.task import ClassifierTask, Phase, StepOutput
 from headstart.errors import HeadstartError
+from headstart.features.extract import Extraction
 from headstart.features.prefix import prefix_activations, split_body
 from headstart.fewshot.batches import EpisodeBatches, PairBatches
 from headstart.fewshot.checkpoint import TASK_PREFIX, fewshot_encoder
@@ -243,10 +245,11 @@ class FewShotJob(engine.Job):
     def _activations(self, items: list[Any]) -> torch.Tensor:
         tf = eval_transform(self.backbone.data_config)
         files = [it.path for it in items]
+        samples = [Sample(f, "") for f in files]
+        run = Extraction(self.device, self.dtype, progress=self.cfg.progress, desc="frozen prefix")
         return prefix_activations(
-            self.split, self.backbone.name, [Sample(f, "") for f in files], ImageFiles(files, tf),
-            tf, self.device, self.dtype, progress=self.cfg.progress,
-        )  # fmt: skip
+            self.split, self.backbone.name, samples, ImageFiles(files, tf), tf, run
+        )
 
     def describe(self) -> list[str]:
         return [

@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from headstart.data.profile import profile
 from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
 from headstart.features.cache import FeatureCache
+from headstart.features.extract import Extraction
 from headstart.recommend.measure import bn_shift, linear_probe
 
 MIN_PER_CLASS_TO_TUNE = 10
@@ -59,18 +60,23 @@ ADAPT_BN_SCALE = 0.5
 
 @dataclass
 class Recommendation:
+    """A strategy, its epochs and other settings, with the reasons and what was measured."""
+
     strategy: str
-    overrides: dict[str, Any]  # TrainConfig fields besides the strategy
+    overrides: dict[str, Any]  # the training config's fields besides the strategy
     epochs: int
     reasons: list[str]
     measurements: dict[str, Any] = field(default_factory=dict)
+    train_command: ClassVar[str] = "headstart train"  # what trains as advised
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def command(self, data: str) -> str:
+        """The command line that trains ``data`` as advised."""
         opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in self.overrides.items())
-        return f"headstart train {data} --strategy {self.strategy} --epochs {self.epochs} {opts}".strip()
+        advice = f"--strategy {self.strategy} --epochs {self.epochs} {opts}"
+        return f"{self.train_command} {data} {advice}".strip()
 
 
 def recommend(
@@ -241,10 +247,7 @@ def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:
             getattr(data, split),
             data.dataset(split, tf),
             tf,
-            device,
-            dtype,
-            progress=cfg.progress,
-            desc=f"{split} features",
+            Extraction(device, dtype, progress=cfg.progress, desc=f"{split} features"),
         )
         for split in ("train", "val")
     }

@@ -50,3 +50,13 @@ def md_table(
         cells = [md_escape(formats.get(c, fmt)(v)) for c, v in zip(columns, values)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def md_page(title: str, lead: str, sections: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """A ``report.md``, the Markdown twin of ``html.page``: ``# title``, the lead paragraph,
+    then each ``## heading`` with its lines (made safe by ``md_table``, ``md_code`` or
+    ``md_escape``)."""
+    lines = [f"# {md_escape(title)}", "", md_escape(lead)]
+    for heading, body in sections:
+        lines += ["", f"## {md_escape(heading)}", "", *body]
+    return "\n".join(lines) + "\n"

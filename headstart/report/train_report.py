@@ -23,7 +23,7 @@ from headstart.report.html import (
     text,
     write_page,
 )
-from headstart.report.markdown import md_code, md_escape, md_table
+from headstart.report.markdown import md_code, md_page, md_table
 from headstart.report.plots import plot_confusion, plot_lines
 
 PCT = {
@@ -120,15 +120,14 @@ def write_train_report(
         ("Metrics per epoch", table([{k: _num(r[k]) for k in cols} for r in rows], cols))
     )
     sections.append(("Environment", key_values(environment.items())))
-    md = _markdown(title, lead, plan_table, [{k: _num(r[k]) for k in cols} for r in rows], cols)
+    md = [
+        ("Plan", md_code(plan_table)),
+        ("Metrics per epoch", [md_table([{k: _num(r[k]) for k in cols} for r in rows], cols)]),
+    ]
     if per_class:
-        md += [
-            "",
-            "## Per class",
-            "",
-            md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT),
-        ]
-    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
+        per_class_md = md_table(per_class, ["class", "precision", "recall", "f1", "support"], PCT)
+        md.append(("Per class", [per_class_md]))
+    write_text_atomic(run_dir / "report.md", md_page(title, lead, md))
     return write_page(run_dir / "report.html", title, lead, sections)
 
 
@@ -164,24 +163,6 @@ def _data_sections(
             ("Per class", table(per_class, ["class", "precision", "recall", "f1", "support"], PCT))
         )
     return sections
-
-
-def _markdown(
-    title: str, lead: str, plan_table: str, epochs: list[dict[str, Any]], cols: Sequence[str]
-) -> list[str]:
-    return [
-        f"# {md_escape(title)}",
-        "",
-        md_escape(lead),
-        "",
-        "## Plan",
-        "",
-        *md_code(plan_table),
-        "",
-        "## Metrics per epoch",
-        "",
-        md_table(epochs, cols),
-    ]
 
 
 def _num(v: Any) -> Any:

@@ -154,6 +154,12 @@ class PlanOptions:
     pretrained: bool = True  # False: the layers start from random weights (no statistics to keep)
     batch_norm: bool = True  # False: the model has no batch-norm layers (no BN notes)
 
+    @classmethod
+    def of(cls, cfg: Any, **kw: Any) -> PlanOptions:
+        """The knobs a task's config dataclass sets (its fields of the same names), then ``kw``."""
+        values = {f.name: getattr(cfg, f.name) for f in fields(cls) if hasattr(cfg, f.name)}
+        return cls(**{**values, **kw})
+
 
 def make_plan(
     strategy: str | Strategy,

@@ -125,14 +125,8 @@ class TextConfig:
 
     def plan_options(self) -> PlanOptions:
         lr, head_lr = self.resolved_lrs()
-        return PlanOptions(
-            lr=lr,
-            head_lr=head_lr,
-            lr_decay=self.lr_decay,
-            partial_groups=self.partial_groups,
-            head_epochs=self.head_epochs,
-            batch_norm=False,  # transformer encoders normalise with LayerNorm
-        )
+        # batch_norm: transformer encoders normalise with LayerNorm
+        return PlanOptions.of(self, lr=lr, head_lr=head_lr, batch_norm=False)
 
     @property
     def adapter(self) -> bool:

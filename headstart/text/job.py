@@ -8,6 +8,7 @@ checked by fingerprint.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,21 +130,18 @@ class TextJob(engine.Job):
         )
 
     def _inputs(self) -> TextInputs:
-        store: dict[str, np.ndarray] = {}
-
+        @functools.cache  # each split once per task
         def embeddings(split: str) -> np.ndarray:
-            if split not in store:
-                store[split] = self.cache.embeddings(
-                    self.model,
-                    f"{self.source}:{self.weights_id}",
-                    self.tokens[split],
-                    self.tokenizer,
-                    self.device,
-                    self.dtype,
-                    self.cfg.progress,
-                    f"{split} embeddings",
-                )
-            return store[split]
+            return self.cache.embeddings(
+                self.model,
+                f"{self.source}:{self.weights_id}",
+                self.tokens[split],
+                self.tokenizer,
+                self.device,
+                self.dtype,
+                self.cfg.progress,
+                f"{split} embeddings",
+            )
 
         return TextInputs(
             self.tokens["train"],

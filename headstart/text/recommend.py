@@ -26,16 +26,17 @@ The rules, in order (each one a reason printed with the advice):
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from headstart.data.sources import stratified_indices
 from headstart.engine import distributed
+from headstart.recommend.advise import Recommendation
 from headstart.recommend.measure import linear_probe
 from headstart.text.config import TextConfig
-from headstart.text.data import TextData, stratified_indices
+from headstart.text.data import TextData
 from headstart.text.job import TextJob, load_data
 
 MIN_PER_CLASS_TO_TUNE = 8
@@ -47,20 +48,10 @@ FAR_SPLIT_WORDS = 0.3
 FRACTIONS = (0.25, 0.5, 1.0)
 
 
-@dataclass
-class TextRecommendation:
-    strategy: str
-    overrides: dict[str, Any]  # TextConfig fields besides the strategy
-    epochs: int
-    reasons: list[str]
-    measurements: dict[str, Any] = field(default_factory=dict)
+class TextRecommendation(Recommendation):
+    """The advice for texts: ``overrides`` are ``TextConfig`` fields."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def command(self, data: str) -> str:
-        opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in self.overrides.items())
-        return f"headstart text train {data} --strategy {self.strategy} --epochs {self.epochs} {opts}".strip()
+    train_command: ClassVar[str] = "headstart text train"
 
 
 def recommend_text(
@@ -137,7 +128,7 @@ def probe_curve(job: TextJob) -> dict[str, Any]:
         rows = (
             np.arange(len(y_train))
             if fraction == 1.0
-            else np.array(stratified_indices(names, 1 - fraction, job.cfg.seed)[0])
+            else np.array(stratified_indices(names, 1 - fraction, job.cfg.seed, in_order=True)[0])
         )
         curve[fraction] = linear_probe(x_train[rows], y_train[rows], x_val, y_val, job.cfg.seed)[
             "val_acc"

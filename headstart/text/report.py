@@ -20,7 +20,7 @@ from headstart.engine.precision import precision_name
 from headstart.engine.run import Outcome
 from headstart.io import write_json_atomic, write_text_atomic
 from headstart.report.html import Content, inline_png, key_values, pre, table, text, write_page
-from headstart.report.markdown import md_code, md_escape, md_table
+from headstart.report.markdown import md_code, md_escape, md_page, md_table
 from headstart.report.plots import plot_lines
 from headstart.versions import versions
 
@@ -87,23 +87,12 @@ def write_run_report(
         )
     sections.append(("Metrics per epoch", table(epochs, EPOCH_COLS)))
     sections.append(("Environment", key_values(environment.items())))
-    md = [
-        f"# headstart text run {md_escape(run_dir.name)}",
-        "",
-        md_escape(lead),
-        "",
-        "## Plan",
-        "",
-        *md_code(plan),
-        "",
-        "## Metrics per epoch",
-        "",
-        md_table(epochs, EPOCH_COLS),
-    ]
+    md = [("Plan", md_code(plan)), ("Metrics per epoch", [md_table(epochs, EPOCH_COLS)])]
     if per_class:
-        md += ["", "## Per class", "", md_table(per_class, PER_CLASS)]
-    write_text_atomic(run_dir / "report.md", "\n".join(md) + "\n")
-    return write_page(run_dir / "report.html", f"headstart text run {run_dir.name}", lead, sections)
+        md.append(("Per class", [md_table(per_class, PER_CLASS)]))
+    title = f"headstart text run {run_dir.name}"
+    write_text_atomic(run_dir / "report.md", md_page(title, lead, md))
+    return write_page(run_dir / "report.html", title, lead, sections)
 
 
 def write_text_run_report(job: Any, outcome: Outcome) -> Path:

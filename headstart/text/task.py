@@ -23,10 +23,10 @@ from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second
 
 from headstart.engine.loaders import eval_loader, train_loader
 from headstart.engine.precision import autocast
-from headstart.engine.task import ClassifierTask, Phase
+from headstart.engine.task import Phase, PlannedTask
 from headstart.features.cache import FeatureCache, default_cache_dir
 from headstart.io import atomic_path, write_json_atomic
-from headstart.strategies import Plan, apply_plan, build_param_groups, set_train_mode
+from headstart.strategies import Plan
 from headstart.text.model import TextClassifier
 
 Features = list[dict[str, list[int]]]
@@ -195,30 +195,22 @@ class TextInputs:
     group_by_length: bool = True
 
 
-class TextClassificationTask(ClassifierTask):
+@dataclass(eq=False)
+class TextClassificationTask(PlannedTask):
     """Phases for the loop: the head on cached embeddings while the encoder is frozen, else
     the whole classifier on token batches."""
 
-    def __init__(
-        self,
-        model: TextClassifier,
-        plan: Plan,
-        inputs: TextInputs,
-        weight_decay: float,
-        loss: nn.Module,
-    ):
-        self.model = model
-        self.plan = plan
-        self.inputs = inputs
-        self.weight_decay = weight_decay
-        self.criterion = loss
+    model: TextClassifier
+    plan: Plan
+    inputs: TextInputs
+    weight_decay: float
+    criterion: nn.Module
 
     def uses_cache(self, epoch: int) -> bool:
         return self.inputs.embeddings is not None and self.plan.head_only(epoch)
 
     def phase(self, epoch: int) -> Phase:
-        apply_plan(self.model, self.plan, epoch)
-        groups = build_param_groups(self.model, self.plan, epoch, self.weight_decay)
+        groups = self.param_groups(epoch)
         inp = self.inputs
         if self.uses_cache(epoch):
             train_ds: Dataset = TensorDataset(
@@ -244,7 +236,7 @@ class TextClassificationTask(ClassifierTask):
         return Phase(key, self.model, train, val, groups, len(train), sharded=True, val_order=order)
 
     def set_train_mode(self, epoch: int) -> None:
-        set_train_mode(self.model, self.plan, epoch)
+        super().set_train_mode(epoch)
         if self.uses_cache(epoch):  # the encoder is not run while training; keep it in eval mode
             self.model.encoder.eval()
 

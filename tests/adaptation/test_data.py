@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from headstart.adaptation.data import UnlabelledImages, find_target
+from headstart.adaptation.data import find_target
 from headstart.data.classmap import ClassMap
+from headstart.data.imagedata import ImageFiles
 from headstart.errors import DataError
 from tests.conftest import make_folder, make_image
 
@@ -59,5 +60,5 @@ def test_missing_or_empty_target_is_a_clear_error(tmp_path):
 def test_unlabelled_images_yield_no_label(tmp_path):
     root = make_folder(tmp_path / "t", n_train=1, n_val=1)
     t = find_target(root, CLASSES)
-    ds = UnlabelledImages(t.pool, lambda im: im.size)
+    ds = ImageFiles(t.pool, lambda im: im.size)
     assert {ds[i][1] for i in range(len(ds))} == {0}  # a constant placeholder, not the class

@@ -15,7 +15,7 @@ from headstart.backbones import fingerprint, load_backbone
 from headstart.classify.fit import fit
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform
-from headstart.features import FeatureCache, extract_features
+from headstart.features import Extraction, FeatureCache, extract_features
 from tests.conftest import make_image, tiny_config
 
 
@@ -38,9 +38,7 @@ def _features(cache, bb, data, tf, split="train"):
         samples,
         data.dataset(split, tf),
         tf,
-        torch.device("cpu"),
-        None,
-        progress=False,
+        Extraction(torch.device("cpu"), None, progress=False),
     )
 
 
@@ -69,9 +67,8 @@ def test_cache_is_invalidated_by_weights_transform_and_files(tiny_data, tmp_path
     assert cache.misses == 4
     assert not np.allclose(a[0], b[0]) and np.allclose(a[1:], b[1:], atol=1e-5)
     # cached features equal freshly extracted ones
-    fresh = extract_features(
-        bb.body, data.dataset("train", tf), __import__("torch").device("cpu"), None, progress=False
-    )
+    run = Extraction(__import__("torch").device("cpu"), None, progress=False)
+    fresh = extract_features(bb.body, data.dataset("train", tf), run)
     assert np.allclose(b, fresh, atol=1e-5)
 
 
@@ -83,8 +80,8 @@ def test_compiled_extraction_matches_eager(tiny_data):
     data = ImageData.from_folder(tiny_data)
     bb = load_backbone("test_efficientnet", "random")
     ds = data.dataset("train", eval_transform(bb.data_config))
-    kw = dict(batch_size=4, progress=False)
-    eager = extract_features(bb.body, ds, torch.device("cpu"), None, compile=False, **kw)
-    compiled = extract_features(bb.body, ds, torch.device("cpu"), None, compile=True, **kw)
+    run = Extraction(torch.device("cpu"), None, batch_size=4, progress=False)
+    eager = extract_features(bb.body, ds, run, compile=False)
+    compiled = extract_features(bb.body, ds, run, compile=True)
     assert compiled.shape == eager.shape == (18, bb.num_features)
     assert np.allclose(compiled, eager, atol=1e-4)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from headstart.backbones import load_backbone
-from headstart.features.extract import extract_features
+from headstart.features.extract import Extraction, extract_features
 from headstart.features.fold import fold_batchnorm
 from tests.conftest import TINY
 
@@ -64,7 +64,7 @@ def test_extraction_with_and_without_folding_agree(tiny_data):
     bb = load_backbone(TINY, "random")
     _random_stats(bb.body)
     ds = ImageData.from_folder(tiny_data).dataset("train", eval_transform(bb.data_config))
-    cpu = torch.device("cpu")
-    a = extract_features(bb.body, ds, cpu, None, progress=False, fold=True)
-    b = extract_features(bb.body, ds, cpu, None, progress=False, fold=False)
+    run = Extraction(torch.device("cpu"), None, progress=False)
+    a = extract_features(bb.body, ds, run, fold=True)
+    b = extract_features(bb.body, ds, run, fold=False)
     assert a.shape == b.shape and abs(a - b).max() < 1e-3 * max(1.0, abs(b).max())

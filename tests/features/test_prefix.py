@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from headstart.backbones import load_backbone
+from headstart.features.extract import Extraction
 from headstart.features.prefix import prefix_activations, split_body
 from tests.conftest import TINY
 
@@ -52,9 +53,9 @@ def test_nothing_trainable_puts_everything_in_the_prefix():
 
 def test_prefix_activations_are_cached_once_and_match_the_prefix(tmp_path):
     """The second call reads the cache; both equal the prefix run on the images."""
+    from headstart.data.imagedata import ImageFiles
     from headstart.data.sources import Sample
     from headstart.data.transforms import eval_transform
-    from headstart.embeddings.encoders import ImageFiles
     from headstart.features.cache import FeatureCache
     from tests.conftest import make_image
 
@@ -66,8 +67,9 @@ def test_prefix_activations_are_cached_once_and_match_the_prefix(tmp_path):
     tf = eval_transform(bb.data_config)
     cache = FeatureCache(tmp_path / "cache")
     args = (split, bb.name, [Sample(f, "") for f in files], ImageFiles(files, tf), tf)
-    first = prefix_activations(*args, torch.device("cpu"), None, cache, progress=False)
-    again = prefix_activations(*args, torch.device("cpu"), None, cache, progress=False)
+    run = Extraction(torch.device("cpu"), None, progress=False)
+    first = prefix_activations(*args, run, cache)
+    again = prefix_activations(*args, run, cache)
     assert first.shape == (3, *split.shape) and torch.equal(first, again)
     assert cache.info()["hits"] == 1
     bb.body.eval()
