@@ -15,7 +15,6 @@ tokenizer, the run it came from and the figures of the parity check made at expo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from headstart.cpus import available_cpus
 from headstart.data.images import open_image
 from headstart.errors import CheckpointError, DataError
 from headstart.export.preprocess import to_array
@@ -35,11 +35,6 @@ IMAGE_TASK = "image-classification"
 TEXT_TASK = "text-classification"
 TOKENIZER_DIR = "tokenizer"
 BATCH = 32  # inputs per session run when predicting many
-
-
-def available_cpus() -> int:
-    """Cores this process may run on (its affinity mask), not the machine's count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def read_export_meta(folder: str | Path) -> dict[str, Any]:
