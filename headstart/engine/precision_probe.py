@@ -107,17 +107,26 @@ def measured_precision(probe: Probe, measure: bool = True) -> torch.dtype | None
     if not isinstance(record, dict) or record.get("precision") not in ("fp32", "bf16"):
         if not measure:
             return None
-        seconds = time_precisions(probe)
-        speedup = seconds["fp32"] / seconds["bf16"]
-        record = {
-            "precision": "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32",
-            "fp32_s": round(seconds["fp32"], 5),
-            "bf16_s": round(seconds["bf16"], 5),
-            "bf16_speedup": round(speedup, 3),
-            "measured": datetime.datetime.now().isoformat(timespec="seconds"),
-        }
-        write_json_atomic(path, {**_read(path), key: record})
+        record = _measure(probe)
+        with contextlib.suppress(OSError):  # a read-only cache: this run still uses it
+            write_json_atomic(path, {**_read(path), key: record})
     return torch.bfloat16 if record["precision"] == "bf16" else None
+
+
+def _measure(probe: Probe) -> dict[str, Any]:
+    when = datetime.datetime.now().isoformat(timespec="seconds")
+    try:
+        seconds = time_precisions(probe)
+    except RuntimeError as err:  # an operation without a bf16 kernel here: fp32 it is
+        return {"precision": "fp32", "error": str(err).splitlines()[0][:200], "measured": when}
+    speedup = seconds["fp32"] / seconds["bf16"]
+    return {
+        "precision": "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32",
+        "fp32_s": round(seconds["fp32"], 5),
+        "bf16_s": round(seconds["bf16"], 5),
+        "bf16_speedup": round(speedup, 3),
+        "measured": when,
+    }
 
 
 def _read(path: Path) -> dict[str, Any]:

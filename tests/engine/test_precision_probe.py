@@ -167,3 +167,22 @@ def test_an_image_run_records_the_precision_it_chose(bf16_cpu, monkeypatch, tiny
     cfg = tiny_config(precision="auto", strategy="feature-extraction", out=str(tmp_path / "fe"))
     fit(data, cfg)
     assert timed[-1].startswith("forward:test_efficientnet:16x")  # only the feature pass
+
+
+def test_work_that_fails_in_bf16_runs_in_fp32(bf16_cpu):
+    def step(dtype: torch.dtype | None) -> None:
+        if dtype is not None:
+            raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'BFloat16'")
+
+    assert choose_precision("auto", CPU, Probe("forward:m:1", step)) is None
+    record = json.loads(cache_file().read_text())[f"{cpu_id()}|forward:m:1"]
+    assert record["precision"] == "fp32" and "BFloat16" in record["error"]
+
+
+def test_a_read_only_cache_still_decides(bf16_cpu, monkeypatch, tmp_path):
+    def refuse(path, obj):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(precision_probe, "write_json_atomic", refuse)
+    work = SleepingWork(0.02, 0.005)
+    assert choose_precision("auto", CPU, Probe("forward:m:1", work)) == torch.bfloat16
