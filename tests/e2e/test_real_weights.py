@@ -58,7 +58,7 @@ def test_bf16_and_auto_predictions_agree_with_fp32(fe_run, tmp_path):
     ``engine/precision_probe.py``), vs the fp32 reference, on 1,000 real images it was not
     trained on. Measured for bf16: 99.1% for this head on an AMD EPYC (1,000 train images; the 9
     disagreements all had an fp32 top-1 margin under 0.07) and 98.9% on an Intel Xeon with AMX
-    (where auto picks bf16 for extraction: 98.9% again); a head trained on only 200 images has
+    (where auto picked bf16 for extraction; another run there measured 99.1%); a head trained on only 200 images has
     smaller margins and agreed on 98.4%. The bound leaves 2 points for other CPUs' bf16
     rounding; a broken bf16 or channels-last path disagrees on far more."""
     run = fe_run.run_dir
