@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import limit  # noqa: E402
-from contention import bench_contention  # noqa: E402
+from contention import bench_contention, bench_onnx_contention  # noqa: E402
 from deploy import bench_export_inference, bench_serve_load  # noqa: E402
 from naive import naive_full_finetune, naive_head_training, naive_predict  # noqa: E402
 from zeroshot_speed import bench_zeroshot  # noqa: E402
@@ -294,7 +294,7 @@ BENCHES = {
     "finetune": bench_finetune,
     "inference": bench_inference,
     "extraction-overhead": bench_extraction_overhead,
-    "contention": lambda: bench_contention(dataset),
+    "contention": lambda: bench_contention(dataset) + bench_onnx_contention(decoded()),
     "zeroshot": bench_zeroshot,
     "scale": bench_scale,
     "export-inference": lambda: bench_export_inference(dataset),
