@@ -25,7 +25,7 @@ from headstart.engine.precision_probe import (
     forward_probe,
     train_probe,
 )
-from tests.conftest import tiny_config
+from tests.conftest import interrupt_after, tiny_config
 
 CPU = torch.device("cpu")
 
@@ -186,3 +186,27 @@ def test_a_read_only_cache_still_decides(bf16_cpu, monkeypatch, tmp_path):
     monkeypatch.setattr(precision_probe, "write_json_atomic", refuse)
     work = SleepingWork(0.02, 0.005)
     assert choose_precision("auto", CPU, Probe("forward:m:1", work)) == torch.bfloat16
+
+
+def test_a_resumed_run_keeps_the_precision_it_trained_with(
+    bf16_cpu, monkeypatch, tiny_data, tmp_path
+):
+    """Interrupted in bf16, resumed after the measurements were lost and the CPU now measures
+    bf16 slower: the run goes on in bf16, as its checkpoint says."""
+    speedup = {"now": 3.0}
+
+    def fake_times(probe: Probe) -> dict[str, float]:
+        return {"fp32": 1.0, "bf16": 1.0 / speedup["now"]}
+
+    monkeypatch.setattr(precision_probe, "time_precisions", fake_times)
+    monkeypatch.setattr(precision_probe, "PROBE_MIN_IMAGES", 1)
+    cfg = tiny_config(precision="auto", strategy="full", epochs=2, out=str(tmp_path))
+    with interrupt_after(monkeypatch, 1), pytest.raises(KeyboardInterrupt):
+        fit(ImageData.from_folder(tiny_data), cfg, name="cut")
+    run = tmp_path / "train" / "cut"
+    assert Checkpoint.load(run, "last").meta.precision == "bf16"
+    cache_file().unlink()
+    speedup["now"] = 0.5
+    resumed = fit(resume=run, progress=False)
+    assert len(resumed.history) == 2
+    assert Checkpoint.load(run, "last").meta.precision == "bf16"
