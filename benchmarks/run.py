@@ -167,7 +167,7 @@ def bench_finetune(epochs: int = 2) -> dict:
 def auto_extraction_precision(n_images: int) -> torch.dtype | None:
     """What ``--precision auto`` extracts features with on this CPU (measured once)."""
     bb, cpu = load_backbone(), torch.device("cpu")
-    probe = extraction_probe(bb.name, bb.body, bb.data_config["input_size"], cpu)
+    probe = extraction_probe(bb, cpu)
     return choose_precision("auto", cpu, probe, n_images)
 
 

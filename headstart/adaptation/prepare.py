@@ -56,9 +56,7 @@ def prepare(cfg: AdaptConfig) -> Prepared:
     torch.manual_seed(cfg.seeds[0])  # random weights (--weights random) are then reproducible
     backbone = load_backbone(cfg.backbone, cfg.weights)
     # the pass of the frozen prefix over both domains is most of the work
-    probe = extraction_probe(
-        backbone.name, backbone.body, backbone.data_config["input_size"], device
-    )
+    probe = extraction_probe(backbone, device)
     n_images = len(data.train) + len(data.val) + len(target.pool) + len(target.evaluation)
     dtype = choose_precision(cfg.precision, device, probe, n_images)
     n_groups = len(backbone.groups)

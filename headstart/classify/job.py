@@ -119,13 +119,12 @@ class ImageJob(engine.Job):
         """What ``--precision auto`` times on a CPU (``engine/precision_probe.py``), and how
         many images the run puts through it: a training step where the body trains, else the
         feature pass."""
-        size = tuple(self.backbone.data_config["input_size"])
-        name, data = self.backbone.name, self.data
+        bb, data = self.backbone, self.data  # bb.body is the model's body
         if self._head_only():
-            probe = extraction_probe(name, self.model.body, size, self.device)
-            return probe, len(data.train) + len(data.val)
+            return extraction_probe(bb, self.device), len(data.train) + len(data.val)
+        size = tuple(bb.data_config["input_size"])
         x = example_batch(min(self.cfg.batch_size, PROBE_BATCH), size, self.device)
-        probe = train_probe(name, self.model.body, x, lambda m, cl: fast_convolutions(m, size, cl))
+        probe = train_probe(bb.name, bb.body, x, lambda m, cl: fast_convolutions(m, size, cl))
         return probe, len(data.train) * self.cfg.epochs
 
     def _head_only(self) -> bool:

@@ -176,7 +176,7 @@ def backbone_encoder(
         bb = load_backbone(name, weights)
     dev = resolve_device(device)
     bb.body.to(dev)
-    probe = extraction_probe(name, bb.body, bb.data_config["input_size"], dev)
+    probe = extraction_probe(bb, dev)
     return ModuleEncoder(
         name,
         f"{name} ({bb.weights_source}), pooled features",

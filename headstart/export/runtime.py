@@ -59,9 +59,10 @@ def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceS
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or available_cpus()
     opts.inter_op_num_threads = 1
-    # Waiting threads sleep instead of spinning (as headstart asks of OpenMP, headstart/cpus.py):
-    # Lite0 fp32, batch 16, 2 threads, on a 2-core machine loaded by other processes (load
-    # average 8.7): 33.1 img/s against 25.3 with ONNX Runtime's default spinning.
+    # Waiting threads sleep instead of spinning (as headstart asks of OpenMP, headstart/cpus.py).
+    # `benchmarks/run.py contention`, Lite0 body fp32, batch 16, 2 cores: alone 107.5 img/s
+    # against 116.1 spinning, beside one busy process 68.8 against 64.2, and on the machine
+    # loaded by other jobs (load average 6.9) 50.0 against 41.6 and 31.2 against 24.8.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3

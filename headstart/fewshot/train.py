@@ -224,7 +224,7 @@ class FewShotJob(engine.Job):
         torch.manual_seed(cfg.seed)
         self.backbone = load_backbone(cfg.backbone, cfg.weights)
         size = self.backbone.data_config["input_size"]
-        probe = extraction_probe(self.backbone.name, self.backbone.body, size, self.device)
+        probe = extraction_probe(self.backbone, self.device)
         n_images = sum(len(its) for its in items.values())  # the pass over them dominates
         self.dtype = choose_precision(cfg.precision, self.device, probe, n_images)
         head: nn.Module = (

@@ -232,7 +232,7 @@ def _by_group(shifts: list[dict[str, Any]], key: str) -> dict[str, float | None]
 
 def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:
     device = resolve_device(cfg.device)
-    probe = extraction_probe(bb.name, bb.body, bb.data_config["input_size"], device)
+    probe = extraction_probe(bb, device)
     dtype = choose_precision(cfg.precision, device, probe, len(data.train) + len(data.val))
     tf = eval_transform(bb.data_config)
     cache = FeatureCache(Path(cfg.cache_dir) / "features" if cfg.cache_dir else None)

@@ -65,7 +65,7 @@ def test_bf16_and_auto_predictions_agree_with_fp32(fe_run, tmp_path):
     sample = export_dataset("fashion-mnist", tmp_path / "sample", 1, 100, seed=1)
     images = [sample / "val"]
     bb, cpu = load_backbone(), torch.device("cpu")
-    probe = extraction_probe(bb.name, bb.body, bb.data_config["input_size"], cpu)
+    probe = extraction_probe(bb, cpu)
     auto = precision_name(choose_precision("auto", cpu, probe, images=1000))
     fp32 = Checkpoint.load(run, precision="fp32").predict(images, top_k=1)
     for name in dict.fromkeys(["bf16", auto]):
