@@ -26,12 +26,13 @@ import torch
 from headstart.classify.checkpoint import Checkpoint
 from headstart.classify.fit import fit
 from headstart.config import TrainConfig
+from headstart.cpus import available_cpus
 from headstart.data.images import open_image
 from headstart.engine.precision import precision_name, resolve_precision
 from headstart.export.options import ExportOptions
 from headstart.export.preprocess import to_array
 from headstart.export.run import export_run
-from headstart.export.runtime import available_cpus, load_export, read_export_meta
+from headstart.export.runtime import load_export, read_export_meta
 
 HERE = Path(__file__).resolve().parent
 THREADS = available_cpus()

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import lazy_loader
 
+from headstart.cpus import prefer_sleeping_threads
+
 __version__ = "0.1.0"
+
+# Before PyTorch loads its OpenMP runtime (headstart.cpus says why): threads that sleep while
+# they wait keep training fast on a machine shared with other CPU-bound work.
+prefer_sleeping_threads()
 
 # Names load on first use: `headstart --help`, light modules and an ONNX-only machine stay free
 # of torch.

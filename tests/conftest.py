@@ -125,12 +125,22 @@ def tiny_data(tmp_path: Path) -> Path:
     return make_folder(tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def precision_measurements(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One file of --precision auto measurements for the session: each CPU and model is timed
+    once, not once per test."""
+    return tmp_path_factory.mktemp("precision") / "precision.json"
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    precision_measurements: Path,
 ) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("HEADSTART_CACHE", str(cache))
+    monkeypatch.setenv("HEADSTART_PRECISION_CACHE", str(precision_measurements))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return cache
 

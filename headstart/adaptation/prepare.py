@@ -12,15 +12,16 @@ from headstart.adaptation.config import AdaptConfig
 from headstart.adaptation.data import TargetData, check_images, find_target
 from headstart.adaptation.task import AdaptInputs
 from headstart.backbones import Backbone, count_params, load_backbone
-from headstart.classify.task import default_workers
+from headstart.cpus import loader_workers
 from headstart.data.imagedata import ImageData, ImageDataset, ImageFiles
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
 from headstart.engine import distributed
-from headstart.engine.precision import channels_last, resolve_device, resolve_precision
+from headstart.engine.precision import channels_last, resolve_device
+from headstart.engine.precision_probe import choose_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
-from headstart.features.extract import Extraction
+from headstart.features.extract import Extraction, extraction_probe
 from headstart.features.prefix import PrefixSplit, prefix_activations, split_body
 
 
@@ -52,9 +53,12 @@ def prepare(cfg: AdaptConfig) -> Prepared:
     check_images([s.path for s in target.evaluation], "target evaluation")
     device = distributed.setup(resolve_device(cfg.device))  # torchrun: join the group
     distributed.per_process_batch(cfg.batch_size)
-    dtype = resolve_precision(cfg.precision, device)
     torch.manual_seed(cfg.seeds[0])  # random weights (--weights random) are then reproducible
     backbone = load_backbone(cfg.backbone, cfg.weights)
+    # the pass of the frozen prefix over both domains is most of the work
+    probe = extraction_probe(backbone, device)
+    n_images = len(data.train) + len(data.val) + len(target.pool) + len(target.evaluation)
+    dtype = choose_precision(cfg.precision, device, probe, n_images)
     n_groups = len(backbone.groups)
     if cfg.train_groups > n_groups:
         raise HeadstartError(
@@ -91,7 +95,7 @@ def _inputs(
     """The datasets both methods train on (cached prefix activations, or the images), and a
     note that says which."""
     cl = channels_last(device, dtype)
-    workers = default_workers(cfg.num_workers)
+    workers = loader_workers(cfg.num_workers)
     tf = eval_transform(bb.data_config)
     sources: dict[str, tuple[list[Sample], Dataset]] = {
         "source train": (data.train, data.dataset("train", tf)),

@@ -27,8 +27,9 @@ from headstart.backbones import (
 )
 from headstart.classify.interop import export_timm
 from headstart.classify.report import write_image_report
-from headstart.classify.task import ImageClassificationTask, Inputs, class_weights, default_workers
+from headstart.classify.task import ImageClassificationTask, Inputs, class_weights
 from headstart.config import TrainConfig
+from headstart.cpus import loader_workers
 from headstart.data.imagedata import ImageData
 from headstart.data.transforms import eval_transform, train_transform
 from headstart.doctor.preflight import check_training_setup
@@ -42,17 +43,18 @@ from headstart.engine.precision import (
     eval_batch_size,
     precision_name,
     resolve_device,
-    resolve_precision,
 )
+from headstart.engine.precision_probe import Probe, choose_precision, example_batch, train_probe
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
-from headstart.features.extract import Extraction
+from headstart.features.extract import Extraction, extraction_probe
 from headstart.io import write_json_atomic
 from headstart.strategies import Part, Plan, make_plan, parse_strategy
 from headstart.versions import versions
 
 TASK = "image-classification"
 STRATEGIES = ("feature-extraction", "partial", "full", "progressive", "scratch")
+PROBE_BATCH = 8  # images per training step timed by --precision auto: a few seconds at most
 
 
 @dataclass
@@ -100,7 +102,6 @@ class ImageJob(engine.Job):
         torch.manual_seed(cfg.seed)  # the new head's init
         self.device = distributed.setup(resolve_device(cfg.device))  # torchrun: join the group
         distributed.per_process_batch(cfg.batch_size)
-        self.dtype = resolve_precision(cfg.precision, self.device)
         self.model, self.backbone = build_model(cfg, len(data.classes))
         self.plan = make_plan(
             cfg.strategy,
@@ -110,9 +111,25 @@ class ImageJob(engine.Job):
             cfg.plan_options(),
         )
         self.model.to(self.device)
+        self.dtype = choose_precision(cfg.precision, self.device, *self._speed_probe())
         self.cl = channels_last(self.device, self.dtype)
         if self.cl:
             self.model.to(memory_format=torch.channels_last)
+
+    def _speed_probe(self) -> tuple[Probe, int]:
+        """What ``--precision auto`` times on a CPU (``engine/precision_probe.py``), and how
+        many images the run puts through it: a training step where the body trains, else the
+        feature pass."""
+        bb, data = self.backbone, self.data  # bb.body is the model's body
+        if self._head_only():
+            return extraction_probe(bb, self.device), len(data.train) + len(data.val)
+        size = tuple(bb.data_config["input_size"])
+        x = example_batch(min(self.cfg.batch_size, PROBE_BATCH), size, self.device)
+        probe = train_probe(bb.name, bb.body, x, lambda m, cl: fast_convolutions(m, size, cl))
+        return probe, len(data.train) * self.cfg.epochs
+
+    def _head_only(self) -> bool:
+        return all(self.plan.head_only(e) for e in range(self.cfg.epochs))
 
     def preflight(self) -> list[Any]:
         """The doctor's checks of this run's own set-up (model, plan, transforms, data)."""
@@ -164,7 +181,7 @@ class ImageJob(engine.Job):
                 Extraction(
                     self.device,
                     self.dtype,
-                    num_workers=default_workers(cfg.num_workers),
+                    num_workers=loader_workers(cfg.num_workers),
                     progress=cfg.progress,
                     desc=f"{split} features",
                 ),
@@ -175,7 +192,7 @@ class ImageJob(engine.Job):
             train_transform(bb.data_config, cfg.augment),
             eval_tf,
             cfg.batch_size,
-            default_workers(cfg.num_workers),
+            loader_workers(cfg.num_workers),
             cfg.balanced_sampling,
             features if self.plan.pretrained else None,
             eval_batch_size(self.device),
@@ -197,7 +214,7 @@ class ImageJob(engine.Job):
         """Frozen batch norms folded into their convolutions and depthwise backward in fp32 on
         a CPU (``engine/convs.py``) while the body trains; not needed when only the head trains
         on cached features."""
-        if all(self.plan.head_only(e) for e in range(self.cfg.epochs)):
+        if self._head_only():
             return nullcontext()
         size = tuple(self.backbone.data_config["input_size"])
         return fast_convolutions(self.model.body, size, self.cl)

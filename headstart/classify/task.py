@@ -6,7 +6,6 @@ trains run it on the images, with augmentation drawn per sample (``data/augment.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +21,6 @@ from headstart.data.imagedata import ImageData
 from headstart.engine.loaders import eval_loader, train_loader
 from headstart.engine.task import Phase, PlannedTask
 from headstart.strategies import Plan
-
-
-def default_workers(requested: int = -1) -> int:
-    """Decoding workers: none on a 2-core machine (the model needs both cores), else some."""
-    if requested >= 0:
-        return requested
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 0 if (cpus or 1) <= 2 else min(6, (cpus or 1) // 2)
 
 
 @dataclass

@@ -19,7 +19,7 @@ and ConSE over the same files and weights share one pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,9 +34,10 @@ from headstart.data.images import open_image
 from headstart.data.sources import Sample
 from headstart.data.transforms import eval_transform
 from headstart.engine.precision import resolve_device, resolve_precision
+from headstart.engine.precision_probe import choose_precision
 from headstart.errors import HeadstartError
 from headstart.features.cache import FeatureCache
-from headstart.features.extract import Extraction
+from headstart.features.extract import Extraction, extraction_probe
 
 DEFAULT_SPEC = "tf_efficientnet_lite0"
 
@@ -89,10 +90,15 @@ class ModuleEncoder:
     batch_size: int | None = None  # None: eval_batch_size(device)
     extra: dict[str, Any] = field(default_factory=dict)
     text: TextEncoder | None = None
+    # when set, the precision is chosen for each call from its number of files (--precision
+    # auto: engine/precision_probe.py), and kept in ``dtype``
+    choose_dtype: Callable[[int], torch.dtype | None] | None = None
 
     def encode(self, files: Sequence[Path], progress: bool = True) -> np.ndarray:
         if not files:
             raise HeadstartError("no images to embed")
+        if self.choose_dtype is not None:
+            self.dtype = self.choose_dtype(len(files))
         samples = [Sample(Path(f), "") for f in files]
         return FeatureCache().features(
             self.module,
@@ -153,8 +159,8 @@ def backbone_encoder(
         torch.manual_seed(0)  # "random" weights are the same each time: queries match an index
         bb = load_backbone(name, weights)
     dev = resolve_device(device)
-    dtype = resolve_precision(precision, dev)
     bb.body.to(dev)
+    probe = extraction_probe(bb, dev)
     return ModuleEncoder(
         name,
         f"{name} ({bb.weights_source}), pooled features",
@@ -162,13 +168,14 @@ def backbone_encoder(
         eval_transform(bb.data_config),
         f"{name}:{fingerprint(bb.body)}",
         dev,
-        dtype,
+        resolve_precision(precision, dev),
         extra={
             "weights": str(weights),
             "data_config": bb.data_config,
             "weights_source": bb.weights_source,
             "num_features": bb.num_features,
         },
+        choose_dtype=lambda n: choose_precision(precision, dev, probe, images=n),
     )
 
 

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
+from headstart.cpus import compute_threads
 from headstart.errors import HeadstartError
 
 TIMEOUT_ENV = "HEADSTART_DIST_TIMEOUT"
@@ -77,8 +78,9 @@ def setup(device: torch.device) -> torch.device:
     """Join torchrun's process group (once) and return this process's device.
 
     The backend is nccl when ``device`` is CUDA (each process on GPU ``LOCAL_RANK``), else
-    gloo; each process gets ``cores // processes per machine`` threads.
+    gloo; each process gets ``cores // processes per machine`` threads (``share_cores``).
     """
+    share_cores()
     if not launched():
         return device
     cuda = device.type == "cuda"
@@ -89,10 +91,21 @@ def setup(device: torch.device) -> torch.device:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if cuda else "gloo", timeout=timeout())
         atexit.register(cleanup)
-        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, (cpus or 1) // max(1, per_node)))
     return device
+
+
+def share_cores() -> int:
+    """Size PyTorch's intra-op threads to this process's share of the cores it may use
+    (``headstart.cpus``: affinity mask and cgroup quota, split between torchrun's processes on
+    this machine). In one process, never more threads than already set: a lower count chosen
+    by the user (``torch.set_num_threads``, ``OMP_NUM_THREADS``) stays; torchrun's processes
+    get their share whatever torchrun put in ``OMP_NUM_THREADS`` (1). Returns the count."""
+    if launched():
+        threads = compute_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    else:
+        threads = min(torch.get_num_threads(), compute_threads())
+    torch.set_num_threads(threads)
+    return threads
 
 
 @contextlib.contextmanager

@@ -347,6 +347,10 @@ def resume(
             f"LR schedule continues as that of a {config['epochs']}-epoch run from epoch "
             f"{stored.meta.epoch + 1}"
         )
+    if config.get("precision") == "auto" and stored.meta.precision in ("bf16", "fp32"):
+        # on a CPU, auto is decided by timing (engine/precision_probe.py): the run continues
+        # in the precision it trained with, whatever a new measurement would say
+        config["precision"] = stored.meta.precision
     job = build(config)
     job.prepare()
     if tuple(stored.meta.classes) != tuple(job.classes):

@@ -15,7 +15,6 @@ tokenizer, the run it came from and the figures of the parity check made at expo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from headstart.cpus import available_cpus
 from headstart.data.images import open_image
 from headstart.errors import CheckpointError, DataError
 from headstart.export.preprocess import to_array
@@ -35,11 +35,6 @@ IMAGE_TASK = "image-classification"
 TEXT_TASK = "text-classification"
 TOKENIZER_DIR = "tokenizer"
 BATCH = 32  # inputs per session run when predicting many
-
-
-def available_cpus() -> int:
-    """Cores this process may run on (its affinity mask), not the machine's count."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def read_export_meta(folder: str | Path) -> dict[str, Any]:
@@ -64,6 +59,11 @@ def make_session(path: str | Path, threads: int | None = None) -> ort.InferenceS
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or available_cpus()
     opts.inter_op_num_threads = 1
+    # Waiting threads sleep instead of spinning (as headstart asks of OpenMP, headstart/cpus.py).
+    # `benchmarks/run.py contention`, Lite0 body fp32, batch 16, 2 cores: alone 107.5 img/s
+    # against 116.1 spinning, beside one busy process 68.8 against 64.2, and on the machine
+    # loaded by other jobs (load average 6.9) 50.0 against 41.6 and 31.2 against 24.8.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -20,7 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
+from headstart.backbones import Backbone
 from headstart.engine.precision import autocast, channels_last, eval_batch_size
+from headstart.engine.precision_probe import Probe, example_batch, forward_probe
 from headstart.features.fold import fold_batchnorm
 
 
@@ -93,6 +95,13 @@ def iter_features(
 
 
 COMPILE_MIN_IMAGES = 5000
+
+
+def extraction_probe(backbone: Backbone, device: torch.device) -> Probe:
+    """What ``--precision auto`` times for a frozen backbone: the feature pass as
+    ``iter_features`` runs it (batch norm folded, its batch size, eval mode)."""
+    x = example_batch(eval_batch_size(device), tuple(backbone.data_config["input_size"]), device)
+    return forward_probe(backbone.name, backbone.body, x, lambda m: fold_batchnorm(m, x[:1]))
 
 
 def _forward(

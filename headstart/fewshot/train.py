@@ -34,10 +34,11 @@ from headstart.engine.checkpoint import (
 )
 from headstart.engine.convs import fast_convolutions
 from headstart.engine.loop import EpochResult
-from headstart.engine.precision import precision_name, resolve_device, resolve_precision
+from headstart.engine.precision import precision_name, resolve_device
+from headstart.engine.precision_probe import choose_precision
 from headstart.engine.task import ClassifierTask, Phase, StepOutput
 from headstart.errors import HeadstartError
-from headstart.features.extract import Extraction
+from headstart.features.extract import Extraction, extraction_probe
 from headstart.features.prefix import prefix_activations, split_body
 from headstart.fewshot.batches import EpisodeBatches, PairBatches
 from headstart.fewshot.checkpoint import TASK_PREFIX, fewshot_encoder
@@ -221,9 +222,12 @@ class FewShotJob(engine.Job):
         names = sorted({it.label for it in items["train"]})
         self.classes = tuple(names)
         self.device = resolve_device(cfg.device)
-        self.dtype = resolve_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.backbone = load_backbone(cfg.backbone, cfg.weights)
+        size = self.backbone.data_config["input_size"]
+        probe = extraction_probe(self.backbone, self.device)
+        n_images = sum(len(its) for its in items.values())  # the pass over them dominates
+        self.dtype = choose_precision(cfg.precision, self.device, probe, n_images)
         head: nn.Module = (
             nn.Identity()
             if cfg.method == "protonet"
@@ -233,7 +237,6 @@ class FewShotJob(engine.Job):
         self.plan = fewshot_plan(self.backbone, self.model, cfg)
         apply_plan(self.model, self.plan, 0)
         trainable = [n.removeprefix("body.") for g in self.plan.trainable(0) for n in g.params]
-        size = self.backbone.data_config["input_size"]
         self.split = split_body(self.backbone.body, trainable, size)
         self.acts = {s: self._activations(it) for s, it in items.items()}
         self.labels = {

@@ -45,9 +45,10 @@ from headstart.config import TrainConfig
 from headstart.data.imagedata import ImageData
 from headstart.data.profile import profile
 from headstart.data.transforms import eval_transform
-from headstart.engine.precision import resolve_device, resolve_precision
+from headstart.engine.precision import resolve_device
+from headstart.engine.precision_probe import choose_precision
 from headstart.features.cache import FeatureCache
-from headstart.features.extract import Extraction
+from headstart.features.extract import Extraction, extraction_probe
 from headstart.recommend.measure import bn_shift, linear_probe
 
 MIN_PER_CLASS_TO_TUNE = 10
@@ -236,7 +237,8 @@ def _by_group(shifts: list[dict[str, Any]], key: str) -> dict[str, float | None]
 
 def _probe(bb: Any, data: ImageData, cfg: TrainConfig) -> dict[str, float]:
     device = resolve_device(cfg.device)
-    dtype = resolve_precision(cfg.precision, device)
+    probe = extraction_probe(bb, device)
+    dtype = choose_precision(cfg.precision, device, probe, len(data.train) + len(data.val))
     tf = eval_transform(bb.data_config)
     cache = FeatureCache(Path(cfg.cache_dir) / "features" if cfg.cache_dir else None)
     wid = f"{bb.name}:{fingerprint(bb.body)}"

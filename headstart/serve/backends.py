@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from headstart.classify.checkpoint import Checkpoint
+from headstart.cpus import available_cpus
 from headstart.engine.checkpoint import CheckpointMeta, read_meta, resolve_checkpoint
 from headstart.engine.precision import autocast, channels_last, precision_name
 from headstart.errors import CheckpointError
@@ -23,7 +24,6 @@ from headstart.export.runtime import (
     META_FILE,
     TEXT_TASK,
     ExportedModel,
-    available_cpus,
     read_export_meta,
     softmax,
 )

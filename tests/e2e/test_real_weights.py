@@ -7,13 +7,16 @@ import pytest
 import timm
 import torch
 
-from headstart.backbones import PACKAGED, read_state_dict
+from headstart.backbones import PACKAGED, load_backbone, read_state_dict
 from headstart.backbones.weights import load_into
 from headstart.classify.checkpoint import Checkpoint
 from headstart.classify.fit import fit
 from headstart.config import TrainConfig
 from headstart.data.export import export_dataset
 from headstart.data.transforms import eval_transform
+from headstart.engine.precision import precision_name
+from headstart.engine.precision_probe import choose_precision
+from headstart.features.extract import extraction_probe
 
 pytestmark = pytest.mark.slow
 
@@ -49,20 +52,26 @@ def _imagenet_lite0() -> torch.nn.Module:
     return model.eval()
 
 
-def test_bf16_predictions_agree_with_fp32(fe_run, tmp_path):
-    """A trained classifier's top-1 under bf16 autocast + channels-last vs the fp32 reference,
-    on 1,000 real images it was not trained on. Measured: 99.1% for this head on an AMD EPYC
-    (1,000 train images; the 9 disagreements all had an fp32 top-1 margin under 0.07) and 98.9%
-    on an Intel Xeon with AMX; a head trained on only 200 images has smaller margins and agreed
-    on 98.4%. The bound leaves 2 points for other CPUs' bf16 rounding; a broken bf16 or
-    channels-last path disagrees on far more."""
+def test_bf16_and_auto_predictions_agree_with_fp32(fe_run, tmp_path):
+    """A trained classifier's top-1 under bf16 autocast + channels-last, and under the
+    precision ``--precision auto`` picks on this CPU (the timed probe of
+    ``engine/precision_probe.py``), vs the fp32 reference, on 1,000 real images it was not
+    trained on. Measured for bf16: 99.1% for this head on an AMD EPYC (1,000 train images; the 9
+    disagreements all had an fp32 top-1 margin under 0.07) and 98.9% on an Intel Xeon with AMX
+    (where auto picked bf16 for extraction; another run there measured 99.1%); a head trained on only 200 images has
+    smaller margins and agreed on 98.4%. The bound leaves 2 points for other CPUs' bf16
+    rounding; a broken bf16 or channels-last path disagrees on far more."""
     run = fe_run.run_dir
     sample = export_dataset("fashion-mnist", tmp_path / "sample", 1, 100, seed=1)
     images = [sample / "val"]
+    bb, cpu = load_backbone(), torch.device("cpu")
+    probe = extraction_probe(bb, cpu)
+    auto = precision_name(choose_precision("auto", cpu, probe, images=1000))
     fp32 = Checkpoint.load(run, precision="fp32").predict(images, top_k=1)
-    bf16 = Checkpoint.load(run, precision="bf16").predict(images, top_k=1)
-    agree = np.mean([a.top[0][0] == b.top[0][0] for a, b in zip(fp32, bf16)])
-    assert len(fp32) == 1000 and agree >= 0.97, agree
+    for name in dict.fromkeys(["bf16", auto]):
+        other = Checkpoint.load(run, precision=name).predict(images, top_k=1)
+        agree = np.mean([a.top[0][0] == b.top[0][0] for a, b in zip(fp32, other)])
+        assert len(fp32) == 1000 and agree >= 0.97, (name, agree)
 
 
 def test_packaged_weights_recognise_sample_photos():

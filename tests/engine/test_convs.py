@@ -13,16 +13,9 @@ from torch import nn
 
 from headstart.backbones import load_backbone
 from headstart.engine.convs import DepthwiseConv, fast_convolutions
+from headstart.engine.precision_probe import frozen_bn_train_mode
 from tests.conftest import TINY
 from tests.features.test_fold import _random_stats
-
-
-def _frozen_bn_train_mode(model: nn.Module) -> nn.Module:
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
-    return model
 
 
 def _grads(model: nn.Module, x: torch.Tensor, bf16: bool = False) -> tuple[float, dict]:
@@ -51,7 +44,7 @@ def test_depthwise_backward_in_fp32_matches_autograd():
 
 
 def test_rewritten_model_has_the_same_output_and_gradients_and_is_restored():
-    body = _frozen_bn_train_mode(_random_stats(load_backbone(TINY, "random").body))
+    body = frozen_bn_train_mode(_random_stats(load_backbone(TINY, "random").body))
     plain = copy.deepcopy(body)
     keys = list(body.state_dict())
     x = torch.randn(4, 3, 64, 64)
