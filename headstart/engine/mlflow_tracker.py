@@ -14,6 +14,7 @@ MLflow is imported only when a run uses it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,6 +45,8 @@ def _client() -> tuple[Any, str]:
         raise HeadstartError(
             "--track mlflow needs MLflow: pip install mlflow-skinny==3.17.2 sqlalchemy alembic"
         ) from None
+    # the SQLite store's first use logs its table creation at INFO on stderr: not the user's news
+    logging.getLogger("mlflow.store").setLevel(logging.WARNING)
     uri = mlflow.get_tracking_uri()
     return MlflowClient(tracking_uri=uri), uri
 
