@@ -157,6 +157,19 @@ def _pick(
     return np.sort(np.concatenate(chosen))
 
 
+def _check_counts(
+    what: str, labels: np.ndarray, classes: tuple[str, ...], need: int, asked: str = ""
+) -> None:
+    """An error naming every class of ``what`` that holds fewer than ``need`` images."""
+    counts = np.bincount(labels, minlength=len(classes))
+    short = [f"{c} ({n})" for c, n in zip(classes, counts) if n < need]
+    if short:
+        raise DataError(
+            f"{what} holds fewer than {need}{asked} images of class {', '.join(short)}; "
+            "ask for fewer per class"
+        )
+
+
 MANIFEST = ".headstart-export"  # written last into every export: what it holds
 
 
@@ -241,11 +254,15 @@ def export_dataset(
     classes = DATASETS[name].classes
     x_tr, y_tr, x_te, y_te = DATASETS[name].load()
     rng = np.random.default_rng(seed)
-    tr = _pick(y_tr, train_per_class, rng)
     if x_te is not None and y_te is not None:
+        _check_counts(f"{name}'s train set", y_tr, classes, train_per_class)
+        _check_counts(f"{name}'s test set (val)", y_te, classes, val_per_class)
+        tr = _pick(y_tr, train_per_class, rng)
         va_x, va_y = x_te, y_te
         va = _pick(y_te, val_per_class, rng)
     else:  # one pool: val is drawn from what train did not take
+        _check_counts(name, y_tr, classes, train_per_class + val_per_class, " (train + val)")
+        tr = _pick(y_tr, train_per_class, rng)
         va_x, va_y = x_tr, y_tr
         va = _pick(y_tr, val_per_class, rng, exclude=tr)
     out.parent.mkdir(parents=True, exist_ok=True)
