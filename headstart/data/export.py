@@ -252,34 +252,40 @@ def export_dataset(
     if _check_target(out, wanted, force):
         return out
     classes = DATASETS[name].classes
-    x_tr, y_tr, x_te, y_te = DATASETS[name].load()
-    rng = np.random.default_rng(seed)
-    if x_te is not None and y_te is not None:
-        _check_counts(f"{name}'s train set", y_tr, classes, train_per_class)
-        _check_counts(f"{name}'s test set (val)", y_te, classes, val_per_class)
-        tr = _pick(y_tr, train_per_class, rng)
-        va_x, va_y = x_te, y_te
-        va = _pick(y_te, val_per_class, rng)
-    else:  # one pool: val is drawn from what train did not take
-        _check_counts(name, y_tr, classes, train_per_class + val_per_class, " (train + val)")
-        tr = _pick(y_tr, train_per_class, rng)
-        va_x, va_y = x_tr, y_tr
-        va = _pick(y_tr, val_per_class, rng, exclude=tr)
+    splits = _draw(name, train_per_class, val_per_class, np.random.default_rng(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = mkdtemp_like_mkdir(f".{out.name}.", out.parent)
     try:
-        for split, xs, ys, idx in (("train", x_tr, y_tr, tr), ("val", va_x, va_y, va)):
+        for split, (xs, ys, idx) in zip(("train", "val"), splits):
             for c in classes:
                 (tmp / split / c).mkdir(parents=True)
             for i in idx:
                 _save(xs, int(i), tmp / split / classes[int(ys[i])])
-        files = {"train": len(tr), "val": len(va)}
+        files = {"train": len(splits[0][2]), "val": len(splits[1][2])}
         (tmp / MANIFEST).write_text(json.dumps({**wanted, "files": files}, indent=2) + "\n")
         _replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+Draw = tuple[Images, np.ndarray, np.ndarray]  # images, labels, the indices drawn
+
+
+def _draw(name: str, n_train: int, n_val: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
+    """The train and val draws of data set ``name``: stratified, ``n`` of every class."""
+    classes = DATASETS[name].classes
+    x_tr, y_tr, x_te, y_te = DATASETS[name].load()
+    if x_te is not None and y_te is not None:
+        _check_counts(f"{name}'s train set", y_tr, classes, n_train)
+        _check_counts(f"{name}'s test set (val)", y_te, classes, n_val)
+        tr = _pick(y_tr, n_train, rng)
+        return (x_tr, y_tr, tr), (x_te, y_te, _pick(y_te, n_val, rng))
+    # one pool: val is drawn from what train did not take
+    _check_counts(name, y_tr, classes, n_train + n_val, " (train + val)")
+    tr = _pick(y_tr, n_train, rng)
+    return (x_tr, y_tr, tr), (x_tr, y_tr, _pick(y_tr, n_val, rng, exclude=tr))
 
 
 def _save(images: Images, i: int, folder: Path) -> None:
