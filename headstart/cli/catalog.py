@@ -66,8 +66,8 @@ def run_list(args: argparse.Namespace) -> int:
         | {"licence": s.licence}
         for name, s in DATASETS.items()
     ] + [
-        {"name": name, "kind": "text", "classes": 2, "about": about}
-        for name, (_, about) in TEXT_DATASETS.items()
+        {"name": name, "kind": "text", "classes": n_classes, "about": about}
+        for name, (_, n_classes, about) in TEXT_DATASETS.items()
     ]
     if args.json:
         print_json(rows)

@@ -77,13 +77,16 @@ def load_debates() -> Texts:
         return _distinct_texts(csv.DictReader(fh), "statement", "party")
 
 
-TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], str]] = {
+# name: (loader, number of classes, what it is)
+TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], int, str]] = {
     "rotten-tomatoes": (
         load_rotten_tomatoes,
+        2,
         "Rotten Tomatoes movie reviews, fresh vs rotten (CSV: review,label,split)",
     ),
     "debates-2016": (
         load_debates,
+        3,
         "2016 US debate statements by side: Democratic, Republican, Moderator "
         "(CSV: review,label,split)",
     ),

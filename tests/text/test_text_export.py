@@ -4,6 +4,7 @@ packaged Rotten Tomatoes reviews (real data, read from the installed package).""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from headstart.cli.main import main
 from headstart.errors import DataError
 from headstart.text.data import TextData
-from headstart.text.datasets import export_text_dataset, load_rotten_tomatoes
+from headstart.text.datasets import TEXT_DATASETS, export_text_dataset, load_rotten_tomatoes
 
 
 def read(path: Path) -> list[dict[str, str]]:
@@ -81,3 +82,12 @@ def test_datasets_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert len(read(out)) == 50 and "wrote" in capsys.readouterr().out
     assert main(["datasets", "list"]) == 0
     assert "rotten-tomatoes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_DATASETS))
+def test_datasets_list_counts_the_classes_each_text_set_holds(name: str, capsys) -> None:
+    loader, n_classes, _ = TEXT_DATASETS[name]
+    assert len(set(loader()[1])) == n_classes
+    assert main(["datasets", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[name]["classes"] == n_classes
