@@ -58,3 +58,13 @@ BASE = dict(per_class_min=200, probe_val_acc=0.8, probe_gain_last_half=3.0, spli
 def test_rules(changes, expected):
     strategy, reasons = rec_mod._choose({**BASE, **changes})
     assert strategy == expected and reasons
+
+
+@pytest.mark.parametrize("share,raised", [(0.0, False), (0.15, False), (0.6, True)])
+def test_max_length_is_raised_only_when_most_texts_are_cut(share: float, raised: bool) -> None:
+    from headstart.text.recommend import _length_advice
+
+    overrides: dict = {}
+    reasons = _length_advice({"truncated_share": share, "tokens_p95": 242}, 128, overrides)
+    assert (overrides.get("max_length") == 242) is raised
+    assert bool(reasons) is (share > 0.05)  # a cut share worth mentioning is mentioned
