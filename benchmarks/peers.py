@@ -97,7 +97,8 @@ def run_tool(tool: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict(ours: float, theirs: float, faster: bool) -> str:
-    """Whether headstart is ahead on accuracy and on speed."""
+    """Whether headstart is ahead on accuracy and on speed (fastai's accuracy is a float32)."""
+    ours, theirs = round(ours, 6), round(theirs, 6)
     acc = "ahead" if ours > theirs else "level" if ours == theirs else "behind"
     both = "ahead on both" if acc == "ahead" and faster else "NOT ahead on both"
     return f"{both} (accuracy {acc}, {'faster' if faster else 'slower'})"
@@ -108,14 +109,15 @@ def _cell(r: dict[str, Any], rate: str = "") -> str:
     return f"{rate}{r['wall_s']:.1f} s, {r['peak_rss_mb']:.0f} MB"
 
 
-def image_row(sizes: PeerSizes, root: Path, batch: int) -> dict[str, Any]:
+def image_row(sizes: PeerSizes, data: ImageData, batch: int) -> dict[str, Any]:
     """fastai ``fine_tune`` vs ``headstart train --strategy auto``: accuracy and wall time."""
-    spec = {"root": str(root), "epochs": sizes.epochs, "batch_size": batch, "seed": sizes.seed}
+    spec = {"root": str(data.root), "epochs": sizes.epochs, "batch_size": batch, "seed": sizes.seed}
     ours, theirs = run_tool("headstart-image", spec), run_tool("fastai", spec)
-    n = sizes.train_per_class * 10
+    n = len(data.train)
     return {
-        "benchmark": f"peers: fine-tuning Lite0, Fashion-MNIST {n:,} img x {sizes.epochs} epochs: "
-        f"fastai {theirs['version']} vision_learner + fine_tune vs headstart --strategy auto "
+        "benchmark": f"peers: fine-tuning Lite0, Fashion-MNIST {n:,} img x {sizes.epochs} epochs, "
+        f"batch {batch}: fastai {theirs['version']} vision_learner + fine_tune vs headstart "
+        f"--strategy auto "
         f"({ours['strategy']}, {ours['precision']}) (wall time; peak RSS)",
         "naive": _cell(theirs),
         "headstart": _cell(ours),
@@ -204,7 +206,7 @@ def bench_peers(
             "-r requirements-bench.txt (make bench does)"
         )
     data = dataset(sizes.train_per_class, sizes.val_per_class)
-    rows = [image_row(sizes, Path(data.root), TrainConfig.batch_size)]
+    rows = [image_row(sizes, data, TrainConfig.batch_size)]
     csv = text_csv(sizes)
     rows += [text_row(sizes, csv, strategy) for strategy in ("full", "lora")]
     n = len(data.train) + len(data.val)
