@@ -45,7 +45,13 @@ wheel-smoke: install
 	.ci/smoke $(WHEEL_VENV)
 	rm -rf $(WHEEL_VENV)  # 6 GB of torch and friends; the wheel stays in build/wheel
 
-bench: install
+# The benchmarks' peers (fastai, ...) beside the pinned stack, which they leave as it is.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install -q -c requirements.txt -c requirements-dev.txt -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py all
 
 # Is recommend's pick within 1.5 points of the best strategy at no more wall time? Every image

@@ -7,6 +7,7 @@
     python benchmarks/run.py zeroshot       # headstart zeroshot cold and warm (zeroshot_speed.py)
     python benchmarks/run.py scale
     python benchmarks/run.py export-inference | serve-load     # benchmarks/deploy.py
+    python benchmarks/run.py peers          # fastai, HF Trainer, ONNX Runtime (peers.py)
 
 Data: Fashion-MNIST subsets exported with headstart itself (Debian package
 dataset-fashion-mnist); model: the packaged EfficientNet-Lite0 at its own 224 px preprocessing.
@@ -35,6 +36,8 @@ import limit  # noqa: E402
 from contention import bench_contention, bench_onnx_contention  # noqa: E402
 from deploy import bench_export_inference, bench_serve_load  # noqa: E402
 from naive import naive_full_finetune, naive_head_training, naive_predict  # noqa: E402
+from peer_tools import peak_rss_mb  # noqa: E402
+from peers import PeerSizes, bench_peers  # noqa: E402
 from zeroshot_speed import bench_zeroshot  # noqa: E402
 
 from headstart.backbones import load_backbone  # noqa: E402
@@ -274,15 +277,12 @@ def bench_scale(sizes=(1000, 10000, 60000)) -> dict:
 def _scale_one(n: int) -> None:
     data = dataset(n // 10, 1)  # 60,000 = the whole Fashion-MNIST train set
     seconds, feats = _headstart_embed(data)
-    # This process's own peak (getrusage's maxrss would carry the parent's over the exec).
-    status = Path("/proc/self/status").read_text()
-    rss = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1]) / 1024
     print(
         json.dumps(
             {
                 "n": len(data.train),
                 "seconds": seconds,
-                "peak_rss_mb": rss,
+                "peak_rss_mb": peak_rss_mb(),
                 "features_mb": feats.nbytes / 2**20,
             }
         )
@@ -300,6 +300,7 @@ BENCHES = {
     "scale": bench_scale,
     "export-inference": lambda: bench_export_inference(dataset),
     "serve-load": lambda: bench_serve_load(dataset),
+    "peers": lambda sizes=None: bench_peers(dataset, decoded, auto_extraction_precision, sizes),
 }
 
 
@@ -316,7 +317,9 @@ def main() -> None:
     )
     parser.add_argument("which", nargs="+", choices=[*BENCHES, "all"])
     parser.add_argument("--json", help="also write the rows to this file")
+    PeerSizes.add_options(parser)
     args = parser.parse_args()
+    benches = {**BENCHES, "peers": functools.partial(BENCHES["peers"], PeerSizes.from_args(args))}
     names = list(BENCHES) if "all" in args.which else args.which
     print(
         f"{cpu_id()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
@@ -324,14 +327,14 @@ def main() -> None:
     )
     rows = []
     for name in names:
-        out = BENCHES[name]()
+        out = benches[name]()
         for row in out if isinstance(out, list) else [out]:
             rows.append(row)
             print(json.dumps(row, default=str), flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     print(
-        "\n| benchmark | naive | headstart | ratio | target | naive acc | headstart acc | "
-        "vs limit |"
+        "\n| benchmark | naive or peer | headstart | ratio | target | naive/peer acc | "
+        "headstart acc | vs limit |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
