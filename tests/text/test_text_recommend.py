@@ -49,9 +49,9 @@ BASE = dict(per_class_min=200, probe_val_acc=0.8, probe_gain_last_half=3.0, spli
         ({"per_class_min": 5}, "feature-extraction"),  # too few texts to tune
         ({"probe_val_acc": 0.97}, "feature-extraction"),  # frozen embeddings separate them
         ({"probe_val_acc": 0.9, "probe_gain_last_half": 0.5}, "feature-extraction"),  # flat
-        ({"probe_val_acc": 0.9, "probe_gain_last_half": 2.0}, "lora"),  # still learning
-        ({}, "lora"),  # fine-tune; few texts per class: LoRA
-        ({"per_class_min": 400}, "full"),  # many texts per class: every layer
+        ({"probe_val_acc": 0.9, "probe_gain_last_half": 2.0}, "full"),  # still learning
+        ({}, "full"),  # the probe leaves a gap: fine-tune every layer
+        ({"per_class_min": 20}, "full"),  # few texts, still enough to tune
         ({"split_word_rate": 0.4}, "full"),  # vocabulary far from the encoder's
     ],
 )
