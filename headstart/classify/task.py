@@ -76,7 +76,12 @@ class ImageClassificationTask(PlannedTask):
             train_ds, inp.batch_size, _sampler(labels, inp.balanced), None, workers
         )
         val = eval_loader(val_ds, inp.eval_batch_size, num_workers=workers)
-        return Phase(key, module, train, val, groups, len(train), cl, sharded=True)
+        # precise BN re-estimates the statistics of the BN layers that train (scratch, --bn-stats
+        # adapt) before each validation; frozen statistics and the cached head are left alone
+        return Phase(
+            key, module, train, val, groups, len(train), cl, sharded=True,
+            precise_bn=not self.uses_cache(epoch),
+        )  # fmt: skip
 
 
 def _tensor_ds(features: np.ndarray, labels: np.ndarray) -> TensorDataset:
