@@ -55,10 +55,11 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py all
 
 # Is recommend's pick within 1.5 points of the best strategy at no more wall time? Every image
-# set of `headstart datasets list` at 25 and 100 per class (what each set allows): about an hour on
-# 2 cores, judging by the 17 minutes of the two default sets at 100 per class.
+# set of `headstart datasets list` at 25 and 100 per class (what each set allows; all at 25 took
+# 29 min on 2 cores, three sets at 100 18 min), then the two text sets at two sizes (8 min).
 bench-recommend: install
 	$(BIN)/python benchmarks/recommend_check.py --sets all --sizes 25,100
+	$(BIN)/python benchmarks/text_recommend_check.py
 
 # ~250 bad inputs across every command: 0 tracebacks, 0 modified user files, 0 leftovers.
 bad-inputs: install
