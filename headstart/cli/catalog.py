@@ -66,8 +66,8 @@ def run_list(args: argparse.Namespace) -> int:
         | {"licence": s.licence}
         for name, s in DATASETS.items()
     ] + [
-        {"name": name, "kind": "text", "classes": n_classes, "about": about}
-        for name, (_, n_classes, about) in TEXT_DATASETS.items()
+        {"name": name, "kind": "text", "classes": t.n_classes, "about": t.about}
+        for name, t in TEXT_DATASETS.items()
     ]
     if args.json:
         print_json(rows)

