@@ -8,6 +8,7 @@
     python benchmarks/run.py scale
     python benchmarks/run.py export-inference | serve-load     # benchmarks/deploy.py
     python benchmarks/run.py peers          # fastai, HF Trainer, ONNX Runtime (peers.py)
+    python benchmarks/run.py advice         # --strategy auto: the advice's share of the run
 
 Data: Fashion-MNIST subsets exported with headstart itself (Debian package
 dataset-fashion-mnist); model: the packaged EfficientNet-Lite0 at its own 224 px preprocessing.
@@ -19,6 +20,7 @@ import headstart  # noqa: F401 - first: its OpenMP settings must precede torch (
 
 # isort: split
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -53,6 +55,7 @@ from headstart.engine.precision import (  # noqa: E402
 from headstart.engine.precision_probe import choose_precision, cpu_id  # noqa: E402
 from headstart.features import Extraction, FeatureCache  # noqa: E402
 from headstart.features.extract import extraction_probe  # noqa: E402
+from headstart.recommend import recommend  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -167,6 +170,32 @@ def bench_finetune(epochs: int = 2) -> dict:
         "headstart_acc": res.final.val_acc,
         "vs_limit": f"{fastest / ips:.2f}x the limit ({fastest:.1f} img/s)",
         "_seen": seen,
+    }
+
+
+def bench_advice(epochs: int = 5) -> dict:
+    """``train --strategy auto`` on 1,000 images (100 per class, 200 val): the advice
+    (recommend: images checked, batch-norm shift, precision probe, features and linear probe)
+    against the training it advises, each from a cold feature cache, as a user's first run."""
+    data = dataset(100, 20)
+    with tempfile.TemporaryDirectory() as cache:
+        cfg = headstart_config("auto", epochs, cache)
+        start = time.perf_counter()
+        rec = recommend(data, epochs=epochs, config=cfg)
+        advice = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as cache:
+        cfg = dataclasses.replace(headstart_config(rec.strategy, epochs, cache), **rec.overrides)
+        start = time.perf_counter()
+        res = fit(data, cfg)
+        trained = time.perf_counter() - start
+    return {
+        "benchmark": f"auto's advice, 1,000 images x {epochs} epochs (share of the run)",
+        "naive": f"{advice:.1f} s advice",
+        "headstart": f"{trained:.1f} s training ({rec.strategy})",
+        "ratio": f"{advice / (advice + trained):.3f}",
+        "target": "<= 0.10",
+        "naive_acc": "-",
+        "headstart_acc": res.final.val_acc,
     }
 
 
@@ -300,6 +329,7 @@ BENCHES = {
     "scale": bench_scale,
     "export-inference": lambda: bench_export_inference(dataset),
     "serve-load": lambda: bench_serve_load(dataset),
+    "advice": bench_advice,
     "peers": lambda sizes=None: bench_peers(dataset, decoded, auto_extraction_precision, sizes),
 }
 

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from headstart.engine.loop import LoopConfig, seed_everything, to_channels_last, to_device
+from headstart.engine.loop import (
+    LoopConfig,
+    adamw,
+    seed_everything,
+    to_channels_last,
+    to_device,
+)
 from headstart.engine.precision import autocast
 from headstart.engine.task import Task
 from headstart.errors import HeadstartError
@@ -97,7 +103,7 @@ def range_test(
     if not 0 < start_lr < end_lr or steps < 5:
         raise HeadstartError("the LR range needs 0 < start LR < end LR and at least 5 steps")
     phase = task.phase(epoch)
-    opt = torch.optim.AdamW(phase.param_groups)
+    opt = adamw(phase.param_groups)
     base = {g["name"]: g["base_lr"] for g in opt.param_groups}
     if reference not in base:
         raise HeadstartError(f"no parameter group '{reference}' trains in this phase")
