@@ -5,7 +5,8 @@
 
 For each data set and training size: export a seeded, stratified sample (``--val`` texts for
 validation), run ``text compare`` with feature extraction, LoRA, full fine-tuning and ``auto``
-(same epochs, max length, batch size and seed; the auto row's wall time includes the advice),
+(same epochs, max length, batch size and seed; the auto row's wall time includes the advice,
+timed without importing transformers, which every trained row pays in its own process),
 and report whether auto reaches within ``--tolerance`` points of the best strategy's final val
 accuracy in no more wall time than that best strategy took (its training no longer, within 2%
 of timing noise, and the advice at most 10% of the best's time on top). Exit status 1 on a miss.

@@ -16,6 +16,22 @@ import pytest
 from PIL import Image
 
 TINY = "test_efficientnet"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests first: the README's (minutes, one process), then the ones marked
+    ``slow`` (real weights), then the rest in file order. pytest-xdist hands tests out in this
+    order, so the long ones start at once on their own workers instead of leaving one worker
+    running them alone at the end (the suite's wall time is its longest worker's)."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.nodeid.startswith("tests/test_readme.py"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: file order within each rank
+
+
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (40, 50, 210)}
 
 

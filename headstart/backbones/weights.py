@@ -135,5 +135,6 @@ def fingerprint(module: nn.Module) -> str:
         digest.update(name.encode())
         t = tensor.detach().cpu().contiguous()
         digest.update(str(t.dtype).encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        if t.numel():  # the bytes in place: hashlib reads the array's buffer, no copy
+            digest.update(t.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()[:20]

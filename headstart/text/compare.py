@@ -175,7 +175,11 @@ def _auto_row(
     run: Callable[[TextConfig, Path], StrategyResult],
 ) -> StrategyResult:
     """The ``auto`` row: recommend's advice, trained (or the row that already ran exactly
-    it); its wall time includes the advice's."""
+    it); its wall time includes the advice's. The advice is timed without importing
+    transformers: each trained row pays that import in its own process, and a ``text train
+    --strategy auto`` run pays it once for its advice and its training."""
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401
+
     start = time.perf_counter()
     rec = recommend_text(data, cfg)
     advice_s = time.perf_counter() - start
