@@ -8,6 +8,8 @@ in tests marked ``slow``.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from headstart.cpus import available_cpus
+
 TINY = "test_efficientnet"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the workers share the cores: each one (and every process its tests
+    start, through ``OMP_NUM_THREADS``) runs ``cores // workers`` torch threads. Left at one
+    thread per core each, two workers on 2 cores ran 4 threads that waited on each other at
+    every barrier (the README test took 807 s beside the real-weight tests, 320 s alone)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        return
+    threads = max(1, available_cpus() // int(workers))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
