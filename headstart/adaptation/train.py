@@ -67,6 +67,7 @@ class MethodJob(engine.Job):
 
     kind = "adapt"
     unit = "img"
+    model: AdaptModel
     write_report = True
 
     def __init__(self, p: Prepared, method: str, seed: int):

@@ -87,6 +87,7 @@ class ImageJob(engine.Job):
 
     kind = "train"
     unit = "img"
+    model: TransferModel
 
     def __init__(self, cfg: TrainConfig, data: ImageData, lr_found: Any = None):
         self.cfg = self.config = cfg

@@ -181,7 +181,9 @@ def job_trackers(job: Job) -> Trackers:
 
 def run_info(job: Job, run_dir: Path) -> RunInfo:
     meta = job.meta()
-    config = dataclasses.asdict(job.config) if dataclasses.is_dataclass(job.config) else {}
+    cfg = job.config
+    is_instance = dataclasses.is_dataclass(cfg) and not isinstance(cfg, type)
+    config = dataclasses.asdict(cfg) if is_instance else {}
     return RunInfo(run_dir, job.kind, config, meta.plan, job.classes, job.unit)
 
 

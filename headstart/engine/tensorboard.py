@@ -59,8 +59,10 @@ class TensorBoardTracker:
         metrics = {f"hparam/{k}": v for k, v in final_metrics(summary, self.last).items()}
         params = {k: v for k, v in flat_params(self.run.config).items() if k != "extra"}
         # add_hparams would write to a sub-folder of its own; the summaries go in this run's.
+        file_writer = self.writer.file_writer
+        assert file_writer is not None
         for summ in hparams(params, metrics):
-            self.writer.file_writer.add_summary(summ)
+            file_writer.add_summary(summ)
         for tag, value in metrics.items():
             self.writer.add_scalar(tag, value, int(summary.get("epochs", 0)))
         cm = summary.get("confusion_matrix")

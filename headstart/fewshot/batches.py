@@ -17,7 +17,9 @@ from headstart.errors import DataError
 from headstart.fewshot.episodes import sample_episodes
 
 
-def _rows(acts: np.ndarray, rows: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
+def _rows(
+    acts: np.ndarray | torch.Tensor, rows: np.ndarray, shape: tuple[int, ...]
+) -> torch.Tensor:
     return torch.from_numpy(np.asarray(acts[rows], dtype=np.float32)).view(-1, *shape)
 
 
@@ -26,7 +28,7 @@ class EpisodeBatches:
 
     def __init__(
         self,
-        acts: np.ndarray,
+        acts: np.ndarray | torch.Tensor,
         shape: tuple[int, ...],
         labels: np.ndarray,
         ways: int,
@@ -64,7 +66,7 @@ class PairBatches:
 
     def __init__(
         self,
-        acts: np.ndarray,
+        acts: np.ndarray | torch.Tensor,
         shape: tuple[int, ...],
         labels: np.ndarray,
         pairs: int,

@@ -44,7 +44,8 @@ def export_peft(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.load_state_dict(tensors, strict=False)
-        model.encoder.save_pretrained(str(tmp))
+        encoder: Any = model.encoder  # a PEFT model: save_pretrained writes the adapter
+        encoder.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         save_file(_linear_state(model.head), str(tmp / "head.safetensors"))
         write_json_atomic(

@@ -31,6 +31,7 @@ from headstart.text.config import TextConfig
 from headstart.text.data import TextData
 from headstart.text.interop import export_peft
 from headstart.text.model import (
+    TextClassifier,
     build_classifier,
     encoder_parts,
     load_pretrained,
@@ -75,6 +76,7 @@ class TextJob(engine.Job):
 
     kind = "text"
     unit = "texts"
+    model: TextClassifier
     write_report = True
 
     def __init__(self, cfg: TextConfig, data: TextData):
