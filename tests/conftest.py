@@ -166,6 +166,21 @@ def precision_measurements(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("precision") / "precision.json"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(
+    tmp_path_factory: pytest.TempPathFactory, precision_measurements: Path
+) -> Iterator[None]:
+    """The same isolation for module- and session-scoped fixtures, which are set up before any
+    test's own (without it a module fixture that trains wrote the user's feature cache and
+    --precision auto measurements under ~/.cache/headstart)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HEADSTART_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+    mp.setenv("HEADSTART_PRECISION_CACHE", str(precision_measurements))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(
     tmp_path_factory: pytest.TempPathFactory,
