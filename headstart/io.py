@@ -71,6 +71,10 @@ def write_text_atomic(target: str | Path, text: str) -> Path:
     return write_atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def write_bytes_atomic(target: str | Path, data: bytes) -> Path:
+    return write_atomic(target, lambda p: p.write_bytes(data))
+
+
 def write_json_atomic(target: str | Path, obj: Any) -> Path:
     return write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 

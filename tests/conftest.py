@@ -183,14 +183,12 @@ def session_cache(
 
 @pytest.fixture(autouse=True)
 def isolated_cache(
-    tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
-    precision_measurements: Path,
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
+    """A feature cache of each test's own (the precision measurements and offline hub are
+    ``session_cache``'s, for the whole session)."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("HEADSTART_CACHE", str(cache))
-    monkeypatch.setenv("HEADSTART_PRECISION_CACHE", str(precision_measurements))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return cache
 
 

@@ -17,7 +17,6 @@ ordinary files; images that are already files are used where they are.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from headstart.data.sources import Sample, stratified_split
 from headstart.errors import DataError
-from headstart.io import default_cache_dir, write_atomic
+from headstart.io import default_cache_dir, write_bytes_atomic
 
 PREFIX = "hf:"
 VAL_SPLITS = ("validation", "val", "valid", "dev")
@@ -142,7 +141,7 @@ def image_samples(ds: Any, image_col: str, labels: Sequence[str], where: Path) -
         suffix = Path(src).suffix.lower() if src and Path(src).suffix else ".img"
         path = where / f"{i:07d}{suffix}"
         if not path.is_file():
-            write_atomic(path, functools.partial(_write_bytes, data=data))
+            write_bytes_atomic(path, data)
         samples.append(Sample(path, label))
     return samples
 
@@ -187,7 +186,3 @@ def text_splits(
     if val_name is not None:
         out["val"] = splits[val_name]
     return {k: ([str(t) for t in ds[text_col]], labels_of(ds, label_col)) for k, ds in out.items()}
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    Path(path).write_bytes(data)
