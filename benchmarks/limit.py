@@ -7,8 +7,11 @@ no data loading, no caches, no loop. Forward passes of the packaged EfficientNet
 (its own 224 px input, batches of ``eval_batch_size``):
 
 - fp32 eager NCHW: what a tutorial runs;
-- fp32 channels-last with batch norm folded: headstart's fp32 path;
-- bf16 autocast channels-last, folded: headstart's bf16 path;
+- fp32 and bf16 autocast channels-last with batch norm folded (``features/fold.py``), as
+  headstart ran them before activations were fused;
+- fp32 channels-last with batch norm folded and activations fused (``features/fuse.py``):
+  headstart's fp32 path;
+- bf16 autocast channels-last, folded and fused: headstart's bf16 path;
 - ONNX Runtime fp32, and int8 (static, QDQ, calibrated on the same images) where it works;
 
 and training steps (forward, backward and an AdamW step of body + a 10-class head, batch 32)
@@ -42,6 +45,7 @@ from headstart.export.graph import export_onnx
 from headstart.export.quantize import quantize_image_model
 from headstart.export.runtime import make_session
 from headstart.features.fold import fold_batchnorm
+from headstart.features.fuse import inference_model
 
 EXACT_COSINE = 0.9999
 TRAIN_BATCH = 32
@@ -74,29 +78,35 @@ def agreement(a: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     }
 
 
+def headstart_path(precision: str) -> str:
+    """The name of headstart's own forward path in ``precision`` ("fp32", "bf16")."""
+    return f"{precision} channels-last, folded, fused (headstart {precision})"
+
+
 def _torch_paths(
     body: nn.Module, x: torch.Tensor
 ) -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
-    folded = fold_batchnorm(body, x[:1])
-    folded_cl = copy.deepcopy(folded).to(memory_format=CL)
+    folded = copy.deepcopy(fold_batchnorm(body, x[:1])).to(memory_format=CL)  # before fusion
+    fused = inference_model(body, x[:1]).to(memory_format=CL)
 
     @torch.no_grad()
     def eager(b: torch.Tensor) -> np.ndarray:
         return body(b).numpy()
 
-    @torch.no_grad()
-    def fp32_cl(b: torch.Tensor) -> np.ndarray:
-        return folded_cl(b.contiguous(memory_format=CL)).numpy()
+    def channels_last(model: nn.Module, bf16: bool) -> Callable[[torch.Tensor], np.ndarray]:
+        @torch.no_grad()
+        def forward(b: torch.Tensor) -> np.ndarray:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                return model(b.contiguous(memory_format=CL)).float().numpy()
 
-    @torch.no_grad()
-    def bf16_cl(b: torch.Tensor) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return folded_cl(b.contiguous(memory_format=CL)).float().numpy()
+        return forward
 
     return {
         "fp32 eager NCHW": eager,
-        "fp32 channels-last, folded (headstart fp32)": fp32_cl,
-        "bf16 channels-last, folded (headstart bf16)": bf16_cl,
+        "fp32 channels-last, folded, not fused": channels_last(folded, False),
+        "bf16 channels-last, folded, not fused": channels_last(folded, True),
+        headstart_path("fp32"): channels_last(fused, False),
+        headstart_path("bf16"): channels_last(fused, True),
     }
 
 

@@ -163,7 +163,7 @@ def forward_row(x: torch.Tensor, dtype: torch.dtype | None) -> dict[str, Any]:
     """The frozen body's forward pass, bare (``limit.forward_limits``): headstart's PyTorch
     path in the precision its ``auto`` picks against ONNX Runtime fp32."""
     limits = limit.forward_limits(x, int8=False)
-    name = f"{precision_name(dtype)} channels-last, folded (headstart {precision_name(dtype)})"
+    name = limit.headstart_path(precision_name(dtype))
     ours, ort = limits[name], limits["ONNX Runtime fp32"]
 
     def agree(r: dict[str, Any]) -> str:

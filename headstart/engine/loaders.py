@@ -8,13 +8,17 @@ so a task whose loaders come from here trains the same run in any number of proc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Sized
-from typing import Any, cast
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from typing import Any, TypeVar, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from headstart.engine import distributed
+
+T = TypeVar("T")
 
 
 def train_loader(
@@ -76,3 +80,53 @@ def eval_loader(
     return DataLoader(
         ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate_fn
     )
+
+
+def prefetched(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``batches``, each made in a background thread while the caller works on the previous
+    ones (at most ``depth`` ahead): for loaders without worker processes, whose decoding would
+    otherwise wait for the model and the model for it. Image decoding and resizing (PIL) and
+    PyTorch's kernels release the GIL, so the two overlap.
+
+    Only for work whose outcome does not depend on which thread draws random numbers (frozen
+    inference over an evaluation transform, not augmented training). An error in the thread
+    is raised in the caller; closing the iterator early stops the thread.
+
+    >>> list(prefetched(iter(range(3))))
+    [0, 1, 2]
+    """
+    out: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+        except BaseException as err:  # noqa: BLE001 - handed to the caller, raised there
+            put(("error", err))
+            return
+        put(("done", None))
+
+    thread = threading.Thread(target=work, name="headstart-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = out.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

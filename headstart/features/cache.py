@@ -1,7 +1,9 @@
 """``FeatureCache``: frozen-backbone features on disk, computed once per (weights, transform, files).
 
-The key hashes the backbone's weights, the transform, the precision and every file's path,
-size and modification time, so changing any of them computes anew. Features are streamed
+The key hashes the backbone's weights, the transform, the precision, the revision of the
+inference rewrite (``fuse.INFERENCE_REVISION``: features rounded another way are not mixed with a
+head trained on them) and every file's path, size and modification time, so changing any of
+them computes anew. Features are streamed
 into a memory-mapped ``.npy`` written atomically; reading maps it instead of loading it.
 
 Under torchrun each process extracts its share of the batches, all of them gather the complete
@@ -24,6 +26,7 @@ from torch.utils.data import Dataset, Subset
 from headstart.data.sources import Sample
 from headstart.engine import distributed
 from headstart.features.extract import Extraction, iter_features
+from headstart.features.fuse import INFERENCE_REVISION
 from headstart.io import atomic_path, default_cache_dir, write_json_atomic
 
 
@@ -36,7 +39,7 @@ class FeatureCache:
     @staticmethod
     def key(weights_id: str, transform: object, samples: Sequence[Sample], dtype: object) -> str:
         h = hashlib.sha256()
-        h.update(f"{weights_id}|{transform!r}|{dtype}".encode())
+        h.update(f"{weights_id}|{transform!r}|{dtype}|{INFERENCE_REVISION}".encode())
         for s in samples:
             st = s.path.stat()
             h.update(f"{s.path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())

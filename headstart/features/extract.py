@@ -1,6 +1,6 @@
 """Running a frozen backbone over images once, fast: no_grad, autocast, channels-last, batch
-norm folded into the convolutions, batches sized for the device, and ``torch.compile`` for large
-collections on a GPU. On a CPU compiling did not pay here (Lite0, 2 cores, after folding:
+norm folded into the convolutions, activations fused into them on a CPU, batches sized for the
+device, and ``torch.compile`` for large collections on a GPU. On a CPU compiling did not pay here (Lite0, 2 cores, after folding:
 10,000 images 72 s compiled vs 55 s eager; 60,000 about the same per image), so it is off there
 unless asked for (``compile=True``).
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.std import tqdm  # tqdm.auto (asyncio) calls iter() up front: a second DataLoader iterator
 
 from headstart.backbones import Backbone
+from headstart.engine.loaders import prefetched
 from headstart.engine.precision import autocast, channels_last, eval_batch_size
 from headstart.engine.precision_probe import Probe, example_batch, forward_probe
-from headstart.features.fold import fold_batchnorm
+from headstart.features.fuse import inference_model
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,16 @@ def iter_features(
     """Yield ``(offset, features)`` batches in dataset order, in eval mode.
 
     ``compile``: None decides from the size (``COMPILE_MIN_IMAGES``); True/False force it.
-    ``fold``: run a copy with batch norm folded into the convolutions (``fold_batchnorm``; same
-    numbers, less memory traffic).
+    ``fold``: run a copy with batch norm folded into the convolutions and, on a CPU, the
+    activations fused into them (``inference_model``; the same numbers up to rounding, less
+    memory traffic).
     """
     device, dtype, batch_size = run.device, run.dtype, run.batch
     was_training = body.training
     body.eval().to(device)  # callers may hand over a body still on the CPU (e.g. recommend)
     module = body
     if fold and len(dataset) > 0:  # type: ignore[arg-type]
-        module = fold_batchnorm(body, dataset[0][0].unsqueeze(0).to(device))
+        module = _prepared(body, dataset[0][0].unsqueeze(0).to(device))
     cl = channels_last(device, dtype)
     if cl:
         module.to(memory_format=torch.channels_last)
@@ -78,10 +81,10 @@ def iter_features(
     )
     forward = _forward(module, len(dataset), batch_size, compile, device)  # type: ignore[arg-type]
     offset = 0
+    batches = prefetched(loader) if run.num_workers == 0 else loader
     try:
-        for x, _ in tqdm(
-            loader, desc=run.desc, leave=False, disable=None if run.progress else True, unit="batch"
-        ):
+        bar = {"desc": run.desc, "leave": False, "unit": "batch", "total": len(loader)}
+        for x, _ in tqdm(batches, disable=None if run.progress else True, **bar):
             x = x.to(device, non_blocking=True)
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -91,17 +94,38 @@ def iter_features(
             yield offset, f
             offset += len(f)
     finally:
+        if isinstance(batches, Generator):
+            batches.close()  # stops the prefetching thread when the caller stops early
         body.train(was_training)
 
 
 COMPILE_MIN_IMAGES = 5000
 
+# body -> (its weights' identity, its inference model): a job's train and val splits (and a
+# later prediction) fold and fuse once, not per call; a changed weight prepares anew.
+_PREPARED: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, nn.Module]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepared(body: nn.Module, example: torch.Tensor) -> nn.Module:
+    """``inference_model(body, example)``, kept while ``body`` and its weights stay the same."""
+    tensors = [*body.parameters(), *body.buffers()]
+    key = (example.shape, example.device, tuple((t.data_ptr(), t._version) for t in tensors))
+    hit = _PREPARED.get(body)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    module = inference_model(body, example)
+    if module is not body:
+        _PREPARED[body] = (key, module)
+    return module
+
 
 def extraction_probe(backbone: Backbone, device: torch.device) -> Probe:
     """What ``--precision auto`` times for a frozen backbone: the feature pass as
-    ``iter_features`` runs it (batch norm folded, its batch size, eval mode)."""
+    ``iter_features`` runs it (batch norm folded, activations fused, its batch size, eval mode)."""
     x = example_batch(eval_batch_size(device), tuple(backbone.data_config["input_size"]), device)
-    return forward_probe(backbone.name, backbone.body, x, lambda m: fold_batchnorm(m, x[:1]))
+    return forward_probe(backbone.name, backbone.body, x, lambda m: inference_model(m, x[:1]))
 
 
 def _forward(
