@@ -19,6 +19,7 @@ import torch
 from timm.layers import BatchNormAct2d
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
+from torch.utils.hooks import RemovableHandle
 
 
 def _plain_bn(m: nn.Module) -> bool:
@@ -52,13 +53,19 @@ def conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, st
             hooks.append(m.register_forward_hook(conv_hook(name)))
         elif _plain_bn(m):
             hooks.append(m.register_forward_pre_hook(bn_hook(name)))
+    watch(model, example, hooks)
+    return pairs
+
+
+def watch(model: nn.Module, example: torch.Tensor, hooks: list[RemovableHandle]) -> None:
+    """One forward pass of ``model`` on ``example`` without gradients, for ``hooks`` to watch;
+    they are removed afterwards, whatever happens."""
     try:
         with torch.no_grad():
             model(example)
     finally:
         for h in hooks:
             h.remove()
-    return pairs
 
 
 def without_norm(bn: nn.Module) -> nn.Module:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from timm.layers import Conv2dSame
 from torch import nn
 
-from headstart.features.fold import fold_batchnorm
+from headstart.features.fold import fold_batchnorm, watch
 
 # Bumped whenever the rewrite changes how features round: part of the feature cache's key.
 INFERENCE_REVISION = 2
@@ -210,12 +210,7 @@ def conv_act_pairs(model: nn.Module, example: torch.Tensor) -> dict[str, str | N
             hooks.append(m.register_forward_hook(conv_hook(name)))
         elif _post_op(m) is not None:
             hooks.append(m.register_forward_pre_hook(act_hook(name)))
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in hooks:
-            h.remove()
+    watch(model, example, hooks)
     pairs: dict[str, str | None] = {conv: None for conv, n in calls.items() if n == 1}
     for act, convs in fed.items():
         if all(c in pairs and pairs[c] is None for c in convs) and len(set(convs)) == len(convs):
