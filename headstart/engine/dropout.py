@@ -37,10 +37,8 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device | None = None) -
 
 
 def _forward(self: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
-    if not self.training or self.p == 0 or x.device.type != "cpu" or not x.is_floating_point():
+    if not self.training or self.p in (0, 1) or x.device.type != "cpu" or not x.is_floating_point():
         return nn.Dropout.forward(self, x)
-    if self.p == 1:
-        return x * 0
     scale = keep_mask(x.shape, self.p).to(x.dtype) * (1.0 / (1.0 - self.p))
     return x.mul_(scale) if self.inplace else x * scale
 

@@ -1,10 +1,10 @@
 """``FeatureCache``: frozen-backbone features on disk, computed once per (weights, transform, files).
 
 The key hashes the backbone's weights, the transform, the precision, the revision of the
-inference rewrite (``fuse.INFERENCE_REVISION``: features rounded another way are not mixed with a
-head trained on them) and every file's path, size and modification time, so changing any of
-them computes anew. Features are streamed
-into a memory-mapped ``.npy`` written atomically; reading maps it instead of loading it.
+inference rewrite (``fuse.INFERENCE_REVISION``: features rounded another way are not mixed with
+a head trained on them) and every file's path, size and modification time, so changing any of
+them computes anew. Features are streamed into a memory-mapped ``.npy`` written atomically;
+reading maps it instead of loading it.
 
 Under torchrun each process extracts its share of the batches, all of them gather the complete
 array, and the first process of each machine stores it: the same file, bit for bit, as one

@@ -1,8 +1,9 @@
 """Running a frozen backbone over images once, fast: no_grad, autocast, channels-last, batch
 norm folded into the convolutions, activations fused into them on a CPU, batches sized for the
-device, and ``torch.compile`` for large collections on a GPU. On a CPU compiling did not pay here (Lite0, 2 cores, after folding:
-10,000 images 72 s compiled vs 55 s eager; 60,000 about the same per image), so it is off there
-unless asked for (``compile=True``).
+device, the next batch decoded while the model runs, and ``torch.compile`` for large collections
+on a GPU. On a CPU compiling did not pay here (Lite0, 2 cores, after folding: 10,000 images
+72 s compiled vs 55 s eager; 60,000 about the same per image), so it is off there unless asked
+for (``compile=True``).
 """
 
 from __future__ import annotations

@@ -98,8 +98,7 @@ def fold_batchnorm(model: nn.Module, example: torch.Tensor, atol: float = 1e-3) 
             bn.bias,
         )
         conv.weight, conv.bias = w, b
-        parent, _, child = bn_name.rpartition(".")
-        setattr(folded.get_submodule(parent) if parent else folded, child, without_norm(bn))
+        folded.set_submodule(bn_name, without_norm(bn))
     with torch.no_grad():
         want, got = model(example).float(), folded(example).float()
     scale = want.abs().max().clamp_min(1.0)
